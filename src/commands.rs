@@ -1,0 +1,121 @@
+//! What each subcommand does. `main` only parses the command line and calls in here.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use sqlx::PgPool;
+
+use crate::configuration::{DatabaseSettings, ServeSettings};
+use crate::database::Database;
+use crate::startup::Application;
+use crate::storage::tenants::{self, IssuedKey};
+
+/// Tenant created on an embedded cluster's first start, so a newcomer can try the API at once.
+const DEFAULT_TENANT: &str = "default";
+const KEY_FILE: &str = "api-key.txt";
+
+async fn open_migrated(settings: &DatabaseSettings) -> anyhow::Result<(Database, PgPool)> {
+    let database = Database::open(settings).await?;
+    database.migrate().await?;
+    let pool = database.pool(settings);
+    Ok((database, pool))
+}
+
+pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+    let (database, pool) = open_migrated(&settings.database).await?;
+    if let Some(embedded) = &database.embedded {
+        let data_dir = embedded.data_dir().parent().unwrap_or(embedded.data_dir());
+        welcome_key(&pool, data_dir).await?;
+    }
+    let application = Application::build(&settings, pool.clone())?;
+    tracing::info!(
+        "taskdash serving on http://{}:{} (Swagger UI at /docs/)",
+        settings.bind.ip(),
+        application.port()
+    );
+    let served = application.run_until_stopped().await;
+    pool.close().await;
+    tokio::task::spawn_blocking(move || database.shutdown()).await?;
+    served.context("the HTTP server failed")
+}
+
+/// On the first start of an embedded cluster, creates the `default` tenant and keeps its key in
+/// the data directory; on every start, shows it.
+async fn welcome_key(pool: &PgPool, data_dir: &Path) -> anyhow::Result<()> {
+    let key_path = data_dir.join(KEY_FILE);
+    if tenants::find_tenant(pool, DEFAULT_TENANT).await?.is_none()
+        && let Some(issued) = tenants::create_tenant(pool, DEFAULT_TENANT).await?
+    {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&key_path)
+            .with_context(|| format!("cannot write {}", key_path.display()))?;
+        writeln!(file, "{}", issued.api_key)?;
+    }
+    if let Ok(key) = std::fs::read_to_string(&key_path) {
+        eprintln!(
+            "\n  API key of tenant `{DEFAULT_TENANT}` (kept in {}):\n\n    {}\n\n  \
+             Use it as `Authorization: Bearer <key>`, or in Swagger UI (/docs/) under Authorize.\n",
+            key_path.display(),
+            key.trim()
+        );
+    }
+    Ok(())
+}
+
+pub async fn migrate(settings: DatabaseSettings) -> anyhow::Result<()> {
+    let (database, pool) = open_migrated(&settings).await?;
+    pool.close().await;
+    finish(database).await;
+    eprintln!("migrations applied");
+    Ok(())
+}
+
+pub async fn create_tenant(name: String, settings: DatabaseSettings) -> anyhow::Result<()> {
+    let (database, pool) = open_migrated(&settings).await?;
+    let issued = tenants::create_tenant(&pool, &name).await;
+    pool.close().await;
+    finish(database).await;
+    match issued? {
+        Some(issued) => print_issued(&issued),
+        None => bail!("a tenant named `{name}` already exists; use `taskdash key create --tenant {name}`"),
+    }
+}
+
+pub async fn create_key(tenant: String, settings: DatabaseSettings) -> anyhow::Result<()> {
+    let (database, pool) = open_migrated(&settings).await?;
+    let issued = tenants::create_key(&pool, &tenant).await;
+    pool.close().await;
+    finish(database).await;
+    match issued? {
+        Some(issued) => print_issued(&issued),
+        None => bail!("no tenant named `{tenant}`"),
+    }
+}
+
+pub async fn revoke_key(key_id: i64, settings: DatabaseSettings) -> anyhow::Result<()> {
+    let (database, pool) = open_migrated(&settings).await?;
+    let revoked = tenants::revoke_key(&pool, key_id).await;
+    pool.close().await;
+    finish(database).await;
+    if revoked? {
+        eprintln!("API key {key_id} revoked");
+        Ok(())
+    } else {
+        bail!("no active API key with id {key_id}")
+    }
+}
+
+fn print_issued(issued: &IssuedKey) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(issued)?);
+    Ok(())
+}
+
+async fn finish(database: Database) {
+    let _ = tokio::task::spawn_blocking(move || database.shutdown()).await;
+}

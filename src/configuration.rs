@@ -1,0 +1,128 @@
+//! Command line and environment: every setting is a flag that can also come from the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "taskdash",
+    version,
+    about = "Idempotent, multi-tenant task API for workflow dashboards, on PostgreSQL",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Serve settings, used when no subcommand is given (`taskdash` = `taskdash serve`).
+    #[command(flatten)]
+    pub serve: ServeSettings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve(ServeSettings),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseSettings),
+    /// Print the OpenAPI 3.1 document (JSON) to stdout.
+    Openapi,
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage API keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant and its first API key; prints `{"tenant": …, "api_key": …}`.
+    Create {
+        /// Unique tenant name.
+        name: String,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create another API key for a tenant; prints `{"tenant": …, "api_key": …}`.
+    Create {
+        /// Name of the tenant the key belongs to.
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Revoke an API key at once; it is refused from then on.
+    Revoke {
+        /// The key's id (`api_key_id` in the output of `key create`).
+        key_id: i64,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// Address to listen on.
+    #[arg(long, env = "TASKDASH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "TASKDASH_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Most tasks accepted by one bulk request.
+    #[arg(long, env = "TASKDASH_MAX_BULK_TASKS", default_value_t = 1000)]
+    pub max_bulk_tasks: usize,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "TASKDASH_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Log filter, in `tracing` env-filter syntax (e.g. `info`, `taskdash=debug,info`).
+    #[arg(long, env = "TASKDASH_LOG", default_value = "info")]
+    pub log: String,
+
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// PostgreSQL URL. When unset, taskdash runs a private cluster in `<data-dir>/postgres`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = parse_secret)]
+    pub database_url: Option<SecretString>,
+
+    /// Directory for the embedded cluster and the first API key (used without DATABASE_URL).
+    #[arg(long, env = "TASKDASH_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Most connections this process opens to PostgreSQL.
+    #[arg(long, env = "TASKDASH_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: u32,
+
+    /// Seconds a request waits for a free connection before it is answered 503.
+    #[arg(long, env = "TASKDASH_POOL_TIMEOUT_SECS", default_value_t = 5)]
+    pub acquire_timeout_secs: u64,
+}
+
+impl DatabaseSettings {
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_ref().map(|url| url.expose_secret())
+    }
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}

@@ -1,0 +1,116 @@
+//! Reaching PostgreSQL: the configured server, or the embedded one; creating the database when
+//! it is missing; running migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+
+use crate::configuration::DatabaseSettings;
+use crate::embedded_postgres::{Durability, EmbeddedPostgres};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Name of the database taskdash uses inside its embedded cluster.
+const EMBEDDED_DATABASE: &str = "taskdash";
+
+/// Where the database is, plus the embedded server when we run one (kept alive with it).
+pub struct Database {
+    pub connect_options: PgConnectOptions,
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Resolves the settings to a reachable, migrated database.
+    pub async fn open(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let (connect_options, embedded) = match settings.database_url() {
+            Some(url) => {
+                let options = PgConnectOptions::from_str(url)
+                    .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+                (options, None)
+            }
+            None => {
+                let data_dir = settings.data_dir.join("postgres");
+                let server = tokio::task::spawn_blocking(move || {
+                    EmbeddedPostgres::start(&data_dir, Durability::Durable)
+                })
+                .await??;
+                let options = server.connect_options().database(EMBEDDED_DATABASE);
+                (options, Some(server))
+            }
+        };
+        let connect_options = connect_options
+            .application_name("taskdash")
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+        create_database_if_missing(&connect_options).await?;
+        Ok(Self {
+            connect_options,
+            embedded,
+        })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let mut connection = PgConnection::connect_with(&self.connect_options).await?;
+        MIGRATOR
+            .run(&mut connection)
+            .await
+            .context("running migrations")?;
+        connection.close().await?;
+        Ok(())
+    }
+
+    pub fn pool(&self, settings: &DatabaseSettings) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(settings.pool_size)
+            .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+            .connect_lazy_with(self.connect_options.clone())
+    }
+
+    /// Stops the embedded server, if this process started one.
+    pub fn shutdown(mut self) {
+        if let Some(mut server) = self.embedded.take() {
+            server.stop();
+        }
+    }
+}
+
+/// Creates the target database unless it exists. Replicas may race here: losing the race is fine.
+pub async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
+    let name = options
+        .get_database()
+        .context("the database URL names no database")?
+        .to_owned();
+    let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        let statement = format!("CREATE DATABASE {}", quote_identifier(&name));
+        if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await
+        {
+            // 42P04 duplicate_database, 23505 unique_violation: another process just created it.
+            let raced = error
+                .as_database_error()
+                .and_then(|e| e.code())
+                .is_some_and(|code| code == "42P04" || code == "23505");
+            if !raced {
+                return Err(error).context("creating the database");
+            }
+        }
+    }
+    admin.close().await?;
+    Ok(())
+}
+
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,238 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Description, ExternalId, Label, TaskTitle, Validator, parse_id};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum TaskStatus {
+    Open,
+    InProgress,
+    InReview,
+    Blocked,
+    Done,
+    Archived,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::InProgress => "in_progress",
+            Self::InReview => "in_review",
+            Self::Blocked => "blocked",
+            Self::Done => "done",
+            Self::Archived => "archived",
+        }
+    }
+}
+
+/// Work-queue priority: 0 (lowest, the default) to 10 000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriorityScore(i32);
+
+impl PriorityScore {
+    pub const MAX: i64 = 10_000;
+    pub fn parse(value: i64) -> Result<Self, String> {
+        if (0..=Self::MAX).contains(&value) {
+            Ok(Self(value as i32))
+        } else {
+            Err(format!("must be between 0 and {}", Self::MAX))
+        }
+    }
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// A task as stored and returned.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+#[schema(example = json!({
+    "id": 42, "project_id": 1, "milestone_id": null, "parent_task_id": null,
+    "title": "Add retry to the uploader", "description": "Found by the review step",
+    "status": "open", "priority_score": 500, "external_id": "wf-123:create_tasks:0",
+    "labels": ["backend"], "version": 1,
+    "created_at": "2026-11-28T12:00:00Z", "updated_at": "2026-11-28T12:00:00Z", "completed_at": null
+}))]
+pub struct Task {
+    pub id: i64,
+    pub project_id: i64,
+    pub milestone_id: Option<i64>,
+    pub parent_task_id: Option<i64>,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub priority_score: i32,
+    pub external_id: Option<String>,
+    pub labels: Vec<String>,
+    /// Incremented by every change; the task's `ETag` is this number, quoted.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the task last became `done`; null while it is not done.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl Task {
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// Body of a task creation (alone or as a bulk item).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "title": "Add retry to the uploader", "priority_score": 500,
+    "external_id": "wf-123:create_tasks:0", "labels": ["backend"]
+}))]
+pub struct TaskInput {
+    /// 1 to 500 characters, not blank.
+    #[schema(required = true, value_type = String, max_length = 500, min_length = 1)]
+    pub title: Option<String>,
+    /// At most 20 000 characters.
+    pub description: Option<String>,
+    /// Default `open`.
+    pub status: Option<TaskStatus>,
+    /// 0 to 10 000, default 0.
+    #[schema(minimum = 0, maximum = 10000)]
+    pub priority_score: Option<i64>,
+    /// Idempotency key, unique per project: 1 to 255 printable ASCII characters, no spaces.
+    #[schema(max_length = 255, min_length = 1, pattern = "^[!-~]+$")]
+    pub external_id: Option<String>,
+    /// A milestone of the same project.
+    #[schema(minimum = 1)]
+    pub milestone_id: Option<i64>,
+    /// A task of the same project.
+    #[schema(minimum = 1)]
+    pub parent_task_id: Option<i64>,
+    /// Up to 50 labels of 1 to 100 characters; duplicates are dropped.
+    pub labels: Option<Vec<String>>,
+}
+
+/// A validated task creation.
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    pub title: TaskTitle,
+    pub description: Option<Description>,
+    pub status: TaskStatus,
+    pub priority_score: PriorityScore,
+    pub external_id: Option<ExternalId>,
+    pub milestone_id: Option<i64>,
+    pub parent_task_id: Option<i64>,
+    pub labels: Vec<Label>,
+}
+
+impl TaskInput {
+    pub fn validate(self, v: &mut Validator) -> Option<NewTask> {
+        let title = match self.title {
+            Some(title) => v.check("title", TaskTitle::parse(title)),
+            None => {
+                v.fail("title", "is required");
+                None
+            }
+        };
+        let description = v.check_optional("description", self.description, Description::parse);
+        let priority_score = v.check_optional("priority_score", self.priority_score, PriorityScore::parse);
+        let external_id = v.check_optional("external_id", self.external_id, ExternalId::parse);
+        let milestone_id = v.check_optional("milestone_id", self.milestone_id, parse_id);
+        let parent_task_id = v.check_optional("parent_task_id", self.parent_task_id, parse_id);
+        let labels = validate_labels(v, self.labels.unwrap_or_default());
+        Some(NewTask {
+            title: title?,
+            description: description?,
+            status: self.status.unwrap_or(TaskStatus::Open),
+            priority_score: priority_score?.unwrap_or(PriorityScore(0)),
+            external_id: external_id?,
+            milestone_id: milestone_id?,
+            parent_task_id: parent_task_id?,
+            labels: labels?,
+        })
+    }
+}
+
+fn validate_labels(v: &mut Validator, raw: Vec<String>) -> Option<Vec<Label>> {
+    if raw.len() > Label::MAX_PER_TASK {
+        v.fail("labels", format!("at most {} labels", Label::MAX_PER_TASK));
+        return None;
+    }
+    let mut labels: Vec<Label> = Vec::with_capacity(raw.len());
+    let mut valid = true;
+    for (index, label) in raw.into_iter().enumerate() {
+        match v.check(&format!("labels/{index}"), Label::parse(label)) {
+            Some(label) if !labels.contains(&label) => labels.push(label),
+            Some(_) => {}
+            None => valid = false,
+        }
+    }
+    valid.then_some(labels)
+}
+
+/// Body of `PATCH /projects/{project_id}/tasks/{task_id}`: only the fields present change;
+/// `null` clears a nullable field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"status": "in_progress", "expected_status": "open"}))]
+pub struct TaskPatch {
+    #[schema(max_length = 500, min_length = 1)]
+    pub title: Option<String>,
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    pub status: Option<TaskStatus>,
+    #[schema(minimum = 0, maximum = 10000)]
+    pub priority_score: Option<i64>,
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    pub milestone_id: Option<Option<i64>>,
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    pub parent_task_id: Option<Option<i64>>,
+    pub labels: Option<Vec<String>>,
+    /// Apply the change only if the task's status is this one (else 409): how workers claim
+    /// work, e.g. `{"status": "in_progress", "expected_status": "open"}`.
+    pub expected_status: Option<TaskStatus>,
+}
+
+/// A validated change to a task; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct TaskChanges {
+    pub title: Option<TaskTitle>,
+    pub description: Option<Option<Description>>,
+    pub status: Option<TaskStatus>,
+    pub priority_score: Option<PriorityScore>,
+    pub milestone_id: Option<Option<i64>>,
+    pub parent_task_id: Option<Option<i64>>,
+    pub labels: Option<Vec<Label>>,
+}
+
+impl TaskPatch {
+    pub fn validate(self, v: &mut Validator) -> Option<(TaskChanges, Option<TaskStatus>)> {
+        let title = v.check_optional("title", self.title, TaskTitle::parse);
+        let description = v.check_optional("description", self.description, |d| {
+            d.map(Description::parse).transpose()
+        });
+        let priority_score =
+            v.check_optional("priority_score", self.priority_score, PriorityScore::parse);
+        let milestone_id = v.check_optional("milestone_id", self.milestone_id, |id| {
+            id.map(parse_id).transpose()
+        });
+        let parent_task_id = v.check_optional("parent_task_id", self.parent_task_id, |id| {
+            id.map(parse_id).transpose()
+        });
+        let labels = match self.labels {
+            Some(raw) => validate_labels(v, raw).map(Some),
+            None => Some(None),
+        };
+        let changes = TaskChanges {
+            title: title?,
+            description: description?,
+            status: self.status,
+            priority_score: priority_score?,
+            milestone_id: milestone_id?,
+            parent_task_id: parent_task_id?,
+            labels: labels?,
+        };
+        Some((changes, self.expected_status))
+    }
+}

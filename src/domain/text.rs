@@ -1,0 +1,193 @@
+//! Validated text newtypes: a value of these types has passed its rules, so storage and handlers
+//! never re-check. Each `parse` returns the reason a client can act on.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Common rules for free text: PostgreSQL `text` cannot hold NUL, and other control characters
+/// (except tab and line breaks in long text) are refused as almost always a client bug.
+fn check_text(value: &str, min: usize, max: usize, multiline: bool) -> Result<(), String> {
+    let chars = value.chars().count();
+    if chars < min || chars > max {
+        return Err(if min == max {
+            format!("must be {min} characters")
+        } else if min == 0 {
+            format!("must be at most {max} characters")
+        } else {
+            format!("must be {min} to {max} characters")
+        });
+    }
+    let allowed_control = |c: char| multiline && matches!(c, '\t' | '\n' | '\r');
+    if value.chars().any(|c| c.is_control() && !allowed_control(c)) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(())
+}
+
+fn check_not_blank(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err("must not be empty or only whitespace".into())
+    } else {
+        Ok(())
+    }
+}
+
+macro_rules! text_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+text_newtype!(
+    /// A task title: 1 to 500 characters, not blank, one line.
+    TaskTitle
+);
+impl TaskTitle {
+    pub const MAX_CHARS: usize = 500;
+    pub fn parse(value: String) -> Result<Self, String> {
+        check_text(&value, 1, Self::MAX_CHARS, false)?;
+        check_not_blank(&value)?;
+        Ok(Self(value))
+    }
+}
+
+text_newtype!(
+    /// Free-form description: at most 20 000 characters; tabs and line breaks allowed.
+    Description
+);
+impl Description {
+    pub const MAX_CHARS: usize = 20_000;
+    pub fn parse(value: String) -> Result<Self, String> {
+        check_text(&value, 0, Self::MAX_CHARS, true)?;
+        Ok(Self(value))
+    }
+}
+
+text_newtype!(
+    /// A client's idempotency key for a task, unique per project, such as
+    /// `wf-123:create_tasks:0`: 1 to 255 printable ASCII characters, no spaces.
+    ExternalId
+);
+impl ExternalId {
+    pub const MAX_CHARS: usize = 255;
+    pub fn parse(value: String) -> Result<Self, String> {
+        if value.is_empty() || value.len() > Self::MAX_CHARS {
+            return Err(format!("must be 1 to {} characters", Self::MAX_CHARS));
+        }
+        if !value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("must be printable ASCII without spaces".into());
+        }
+        Ok(Self(value))
+    }
+
+    /// Checks a prefix filter (`wf-123:`), which follows the same character rules.
+    pub fn parse_prefix(value: String) -> Result<String, String> {
+        Self::parse(value).map(Self::into_inner)
+    }
+}
+
+text_newtype!(
+    /// A display name of a project or milestone: 1 to 200 characters, not blank, one line.
+    Name
+);
+impl Name {
+    pub const MAX_CHARS: usize = 200;
+    pub fn parse(value: String) -> Result<Self, String> {
+        check_text(&value, 1, Self::MAX_CHARS, false)?;
+        check_not_blank(&value)?;
+        Ok(Self(value))
+    }
+}
+
+text_newtype!(
+    /// A URL-friendly identifier: 1 to 100 of `a-z`, `0-9` and `-`.
+    Slug
+);
+impl Slug {
+    pub const MAX_CHARS: usize = 100;
+    pub fn parse(value: String) -> Result<Self, String> {
+        if value.is_empty() || value.len() > Self::MAX_CHARS {
+            return Err(format!("must be 1 to {} characters", Self::MAX_CHARS));
+        }
+        if !value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err("must match ^[a-z0-9-]+$".into());
+        }
+        Ok(Self(value))
+    }
+}
+
+text_newtype!(
+    /// A task label: 1 to 100 characters, not blank, one line.
+    Label
+);
+impl Label {
+    pub const MAX_CHARS: usize = 100;
+    /// Most labels one task may carry.
+    pub const MAX_PER_TASK: usize = 50;
+    pub fn parse(value: String) -> Result<Self, String> {
+        check_text(&value, 1, Self::MAX_CHARS, false)?;
+        check_not_blank(&value)?;
+        Ok(Self(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_must_be_non_blank_single_line_and_at_most_500_chars() {
+        assert!(TaskTitle::parse("Fix the build".into()).is_ok());
+        assert!(TaskTitle::parse("é".repeat(500)).is_ok());
+        for bad in ["", "   ", "a\nb", "nul\0byte"] {
+            assert!(TaskTitle::parse(bad.into()).is_err(), "{bad:?} accepted");
+        }
+        assert!(TaskTitle::parse("x".repeat(501)).is_err());
+    }
+
+    #[test]
+    fn external_ids_are_printable_ascii_up_to_255_bytes() {
+        assert!(ExternalId::parse("wf-123:create_tasks:0".into()).is_ok());
+        assert!(ExternalId::parse("x".repeat(255)).is_ok());
+        for bad in ["", "has space", "tab\t", "ünï", "nul\0"] {
+            assert!(ExternalId::parse(bad.into()).is_err(), "{bad:?} accepted");
+        }
+        assert!(ExternalId::parse("x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn slugs_are_lowercase_digits_and_dashes() {
+        assert!(Slug::parse("my-project-2".into()).is_ok());
+        for bad in ["", "My-Project", "a_b", "a b", "ä"] {
+            assert!(Slug::parse(bad.into()).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn descriptions_allow_line_breaks_but_not_other_control_characters() {
+        assert!(Description::parse("line 1\nline 2\ttabbed".into()).is_ok());
+        assert!(Description::parse(String::new()).is_ok());
+        assert!(Description::parse("bell\u{7}".into()).is_err());
+    }
+}

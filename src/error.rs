@@ -1,0 +1,263 @@
+//! The one error type of the API and its RFC 9457 `application/problem+json` rendering.
+//!
+//! Every failure a handler can meet becomes an [`ApiError`]; [`ErrorCode`] is the table of stable,
+//! machine-readable codes with their status and title. Database constraint violations are
+//! translated to client errors in one place, [`ApiError::from`] for `sqlx::Error`.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub type ApiResult<T, E = ApiError> = Result<T, E>;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Stable error codes: clients may branch on `code`; `type` is the same code as a URI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    ValidationFailed,
+    MalformedRequest,
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    StatusMismatch,
+    PreconditionFailed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ServiceUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::ValidationFailed | Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict | Self::StatusMismatch => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::ValidationFailed => "The request has invalid fields",
+            Self::MalformedRequest => "The request could not be read",
+            Self::Unauthorized => "A valid API key is required",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::Conflict => "Conflict with the stored state",
+            Self::StatusMismatch => "The task's status is not the expected one",
+            Self::PreconditionFailed => "The resource changed since it was read",
+            Self::PayloadTooLarge => "The request body is too large",
+            Self::UnsupportedMediaType => "Unsupported content type",
+            Self::ServiceUnavailable => "The service is temporarily unavailable",
+            Self::Internal => "Internal server error",
+        }
+    }
+
+    fn slug(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(|s| s.replace('_', "-")))
+            .unwrap_or_default()
+    }
+
+    pub fn type_uri(self) -> String {
+        format!("https://taskdash.dev/problems/{}", self.slug())
+    }
+}
+
+/// One invalid field, located by a JSON pointer into the request (RFC 6901), or into the
+/// query string / path for parameters (`/query/limit`, `/path/task_id`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    #[schema(example = "/tasks/3/title")]
+    pub pointer: String,
+    #[schema(example = "must be 1 to 500 characters")]
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "https://taskdash.dev/problems/validation-failed",
+    "title": "The request has invalid fields",
+    "status": 400,
+    "detail": "1 field is invalid",
+    "code": "validation_failed",
+    "errors": [{"pointer": "/tasks/3/title", "detail": "must be 1 to 500 characters"}]
+}))]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    pub code: ErrorCode,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{} invalid", plural(.0.len(), "field is", "fields are"))]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    Malformed(String),
+    #[error("missing, malformed, unknown or revoked API key")]
+    Unauthorized,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the task's status is `{actual}`, not the expected `{expected}`")]
+    StatusMismatch { expected: String, actual: String },
+    #[error("the task changed since it was read (If-Match does not match the current ETag)")]
+    PreconditionFailed,
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the database is unavailable; retry shortly")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+impl ApiError {
+    pub fn field(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(pointer, detail)])
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Validation(_) => ErrorCode::ValidationFailed,
+            Self::Malformed(_) => ErrorCode::MalformedRequest,
+            Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::StatusMismatch { .. } => ErrorCode::StatusMismatch,
+            Self::PreconditionFailed => ErrorCode::PreconditionFailed,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Self::Unavailable => ErrorCode::ServiceUnavailable,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let code = self.code();
+        let detail = match self {
+            // The client learns nothing of internals; the log has the whole chain.
+            Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            other => other.to_string(),
+        };
+        Problem {
+            problem_type: code.type_uri(),
+            title: code.title(),
+            status: code.status().as_u16(),
+            detail,
+            code,
+            errors: match self {
+                Self::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code().status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(error) = self {
+            tracing::error!(error = ?error, "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type(PROBLEM_JSON);
+        match self {
+            Self::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"taskdash\""));
+            }
+            Self::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        response.json(self.problem())
+    }
+}
+
+/// Constraint names from the migrations, mapped to what the client did wrong.
+fn constraint_error(constraint: &str) -> Option<ApiError> {
+    Some(match constraint {
+        "projects_tenant_slug_key" => {
+            ApiError::Conflict("a project with this slug already exists".into())
+        }
+        "milestones_project_slug_key" => {
+            ApiError::Conflict("a milestone with this slug already exists in the project".into())
+        }
+        "tasks_milestone_fkey" => {
+            ApiError::field("/milestone_id", "no milestone with this id in the project")
+        }
+        "tasks_parent_task_fkey" => {
+            ApiError::field("/parent_task_id", "no task with this id in the project")
+        }
+        "tasks_not_own_parent_check" => {
+            ApiError::field("/parent_task_id", "a task cannot be its own parent")
+        }
+        _ => return None,
+    })
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %error, "database unavailable");
+                Self::Unavailable
+            }
+            sqlx::Error::Database(db) => {
+                if let Some(mapped) = db.constraint().and_then(constraint_error) {
+                    return mapped;
+                }
+                // Class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now).
+                let code = db.code().unwrap_or_default();
+                if code.starts_with("08") || code.starts_with("57P") {
+                    tracing::warn!(error = %error, "database unavailable");
+                    return Self::Unavailable;
+                }
+                Self::Internal(error.into())
+            }
+            _ => Self::Internal(error.into()),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The OpenAPI 3.1 document: this file holds what is not attached to a handler (info, the
+//! bearer scheme, reusable error responses); paths and their schemas are collected from the
+//! handlers by `utoipa-actix-web` as the routes are registered.
+
+use actix_web::App;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{ErrorCode, FieldError, Problem};
+use crate::routes::{self, responses};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "taskdash",
+        description = "Idempotent, multi-tenant task API for workflow dashboards.\n\n\
+            Authenticate with `Authorization: Bearer <api key>` (Swagger UI: **Authorize**). \
+            Errors are RFC 9457 `application/problem+json` documents.",
+        license(name = "MIT", identifier = "MIT")
+    ),
+    components(
+        schemas(Problem, FieldError, ErrorCode),
+        responses(
+            responses::BadRequest,
+            responses::Unauthorized,
+            responses::NotFound,
+            responses::Conflict,
+            responses::PreconditionFailed,
+            responses::PayloadTooLarge,
+            responses::UnsupportedMediaType,
+            responses::Internal,
+            responses::Unavailable
+        )
+    ),
+    tags(
+        (name = "projects", description = "A tenant's projects"),
+        (name = "milestones", description = "Milestones of a project, with task counts"),
+        (name = "tasks", description = "Tasks: idempotent creation, the work queue, updates"),
+        (name = "operations", description = "Health checks")
+    ),
+    modifiers(&BearerScheme)
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key, `tdk_…`, from `taskdash tenant create`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The complete document, as served at `/openapi.json` and committed in `openapi/openapi.json`.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let (_, spec) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts();
+    spec
+}
+
+/// The document as committed: pretty JSON with a final newline.
+pub fn spec_json() -> String {
+    let mut json = spec().to_pretty_json().expect("the spec serialises");
+    json.push('\n');
+    json
+}

@@ -1,0 +1,45 @@
+//! Liveness and readiness, at the paths the existing clients call. No authentication.
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthStatus {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// Liveness: 200 while the process serves requests.
+#[utoipa::path(
+    operation_id = "health",
+    tag = "operations",
+    responses((status = 200, description = "The process is serving", body = HealthStatus)),
+    security(())
+)]
+#[get("/health")]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(HealthStatus { status: "ok" })
+}
+
+/// Readiness: 200 when the database answers, 503 otherwise (take this replica out of rotation).
+#[utoipa::path(
+    operation_id = "health_ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answers", body = HealthStatus),
+        (status = 503, response = super::responses::Unavailable),
+    ),
+    security(())
+)]
+#[get("/health/ready")]
+pub async fn ready(pool: web::Data<PgPool>) -> Result<HttpResponse, ApiError> {
+    sqlx::query("SELECT 1")
+        .execute(pool.get_ref())
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    Ok(HttpResponse::Ok().json(HealthStatus { status: "ready" }))
+}

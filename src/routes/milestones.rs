@@ -1,0 +1,191 @@
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use super::responses as r;
+use super::{MilestonePath, PageParams, ProjectPath, validated};
+use crate::auth::Tenant;
+use crate::domain::{Milestone, NamedInput, NamedPatch, Validator};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::pagination::{Cursor, PageRequest, wrong_cursor};
+use crate::storage;
+
+#[derive(Serialize, ToSchema)]
+pub struct MilestonePage {
+    pub data: Vec<Milestone>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Create a milestone in a project.
+#[utoipa::path(
+    operation_id = "create_milestone",
+    tag = "milestones",
+    params(ProjectPath),
+    request_body = NamedInput,
+    responses(
+        (status = 201, description = "Created", body = Milestone,
+         headers(("Location" = String, description = "URL of the new milestone"))),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 404, response = r::NotFound),
+        (status = 409, response = r::Conflict),
+        (status = 413, response = r::PayloadTooLarge),
+        (status = 415, response = r::UnsupportedMediaType),
+        (status = 500, response = r::Internal),
+        (status = 503, response = r::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/projects/{project_id}/milestones")]
+pub async fn create(
+    tenant: Tenant,
+    pool: web::Data<PgPool>,
+    path: web::Path<ProjectPath>,
+    Json(input): Json<NamedInput>,
+) -> ApiResult<HttpResponse> {
+    let mut errors = Vec::new();
+    let milestone = input.validate(&mut Validator::new("", &mut errors));
+    let milestone = validated(errors, milestone)?;
+    let milestone = storage::milestones::create(&pool, tenant.id, path.project_id, &milestone)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            "Location",
+            format!("/projects/{}/milestones/{}", milestone.project_id, milestone.id),
+        ))
+        .json(milestone))
+}
+
+/// List a project's milestones, oldest first.
+#[utoipa::path(
+    operation_id = "list_milestones",
+    tag = "milestones",
+    params(ProjectPath, PageParams),
+    responses(
+        (status = 200, description = "One page of milestones", body = MilestonePage),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 404, response = r::NotFound),
+        (status = 500, response = r::Internal),
+        (status = 503, response = r::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/projects/{project_id}/milestones")]
+pub async fn list(
+    tenant: Tenant,
+    pool: web::Data<PgPool>,
+    path: web::Path<ProjectPath>,
+    page: web::Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let page = PageRequest::parse(page.limit, page.cursor.as_deref())?;
+    let after_id = match &page.after {
+        None => None,
+        Some(Cursor::Id { id }) => Some(*id),
+        Some(_) => return Err(wrong_cursor()),
+    };
+    let project_id = path.project_id;
+    let mut data =
+        storage::milestones::list(&pool, tenant.id, project_id, after_id, page.limit).await?;
+    if data.is_empty() && !storage::project_exists(&pool, tenant.id, project_id).await? {
+        return Err(ApiError::NotFound("project"));
+    }
+    let next_cursor = page.finish(&mut data, |m| Cursor::Id { id: m.id });
+    Ok(HttpResponse::Ok().json(MilestonePage { data, next_cursor }))
+}
+
+/// Get a milestone with its task counts.
+#[utoipa::path(
+    operation_id = "get_milestone",
+    tag = "milestones",
+    params(MilestonePath),
+    responses(
+        (status = 200, description = "The milestone", body = Milestone),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 404, response = r::NotFound),
+        (status = 500, response = r::Internal),
+        (status = 503, response = r::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/projects/{project_id}/milestones/{milestone_id}")]
+pub async fn get(
+    tenant: Tenant,
+    pool: web::Data<PgPool>,
+    path: web::Path<MilestonePath>,
+) -> ApiResult<HttpResponse> {
+    let milestone = storage::milestones::get(&pool, tenant.id, path.project_id, path.milestone_id)
+        .await?
+        .ok_or(ApiError::NotFound("milestone"))?;
+    Ok(HttpResponse::Ok().json(milestone))
+}
+
+/// Change a milestone's name, slug, status or description.
+#[utoipa::path(
+    operation_id = "update_milestone",
+    tag = "milestones",
+    params(MilestonePath),
+    request_body = NamedPatch,
+    responses(
+        (status = 200, description = "The updated milestone", body = Milestone),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 404, response = r::NotFound),
+        (status = 409, response = r::Conflict),
+        (status = 413, response = r::PayloadTooLarge),
+        (status = 415, response = r::UnsupportedMediaType),
+        (status = 500, response = r::Internal),
+        (status = 503, response = r::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/projects/{project_id}/milestones/{milestone_id}")]
+pub async fn update(
+    tenant: Tenant,
+    pool: web::Data<PgPool>,
+    path: web::Path<MilestonePath>,
+    Json(patch): Json<NamedPatch>,
+) -> ApiResult<HttpResponse> {
+    let mut errors = Vec::new();
+    let changes = patch.validate(&mut Validator::new("", &mut errors));
+    let changes = validated(errors, changes)?;
+    let (project_id, id) = (path.project_id, path.milestone_id);
+    let milestone = storage::milestones::update(&pool, tenant.id, project_id, id, &changes)
+        .await?
+        .ok_or(ApiError::NotFound("milestone"))?;
+    Ok(HttpResponse::Ok().json(milestone))
+}
+
+/// Delete a milestone; its tasks stay, with `milestone_id` cleared.
+#[utoipa::path(
+    operation_id = "delete_milestone",
+    tag = "milestones",
+    params(MilestonePath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 404, response = r::NotFound),
+        (status = 500, response = r::Internal),
+        (status = 503, response = r::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/projects/{project_id}/milestones/{milestone_id}")]
+pub async fn delete(
+    tenant: Tenant,
+    pool: web::Data<PgPool>,
+    path: web::Path<MilestonePath>,
+) -> ApiResult<HttpResponse> {
+    let (project_id, id) = (path.project_id, path.milestone_id);
+    if storage::milestones::delete(&pool, tenant.id, project_id, id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound("milestone"))
+    }
+}

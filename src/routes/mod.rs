@@ -1,0 +1,83 @@
+//! HTTP routes: thin handlers that extract, validate, call storage and shape the answer.
+//! Each handler carries its `#[utoipa::path]`, and [`configure`] registers both at once, so the
+//! spec cannot drift from the routes.
+
+mod health;
+mod milestones;
+mod projects;
+pub mod responses;
+mod tasks;
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::{ApiError, FieldError};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(health::live)
+        .service(health::ready)
+        .service(projects::create)
+        .service(projects::list)
+        .service(projects::get)
+        .service(projects::update)
+        .service(projects::delete)
+        .service(milestones::create)
+        .service(milestones::list)
+        .service(milestones::get)
+        .service(milestones::update)
+        .service(milestones::delete)
+        .service(tasks::create)
+        .service(tasks::create_bulk)
+        .service(tasks::list)
+        .service(tasks::get)
+        .service(tasks::update)
+        .service(tasks::delete);
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProjectPath {
+    /// Project id.
+    #[param(minimum = 1)]
+    pub project_id: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct MilestonePath {
+    #[param(minimum = 1)]
+    pub project_id: i64,
+    /// Milestone id.
+    #[param(minimum = 1)]
+    pub milestone_id: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TaskPath {
+    #[param(minimum = 1)]
+    pub project_id: i64,
+    /// Task id.
+    #[param(minimum = 1)]
+    pub task_id: i64,
+}
+
+/// `limit` and `cursor` of list endpoints.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Turns collected field errors into a 400, or passes the validated value through.
+pub fn validated<T>(errors: Vec<FieldError>, value: Option<T>) -> Result<T, ApiError> {
+    match value {
+        Some(value) if errors.is_empty() => Ok(value),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}

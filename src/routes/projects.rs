@@ -1,0 +1,174 @@
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use super::responses as r;
+use super::{PageParams, ProjectPath, validated};
+use crate::auth::Tenant;
+use crate::domain::{NamedInput, NamedPatch, Project, Validator};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::pagination::{Cursor, PageRequest, wrong_cursor};
+use crate::storage;
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectPage {
+    pub data: Vec<Project>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Create a project.
+#[utoipa::path(
+    operation_id = "create_project",
+    tag = "projects",
+    request_body = NamedInput,
+    responses(
+        (status = 201, description = "Created", body = Project,
+         headers(("Location" = String, description = "URL of the new project"))),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 409, response = r::Conflict),
+        (status = 413, response = r::PayloadTooLarge),
+        (status = 415, response = r::UnsupportedMediaType),
+        (status = 500, response = r::Internal),
+        (status = 503, response = r::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/projects")]
+pub async fn create(
+    tenant: Tenant,
+    pool: web::Data<PgPool>,
+    Json(input): Json<NamedInput>,
+) -> ApiResult<HttpResponse> {
+    let mut errors = Vec::new();
+    let project = input.validate(&mut Validator::new("", &mut errors));
+    let project = validated(errors, project)?;
+    let project = storage::projects::create(&pool, tenant.id, &project).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/projects/{}", project.id)))
+        .json(project))
+}
+
+/// List the tenant's projects, oldest first.
+#[utoipa::path(
+    operation_id = "list_projects",
+    tag = "projects",
+    params(PageParams),
+    responses(
+        (status = 200, description = "One page of projects", body = ProjectPage),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 500, response = r::Internal),
+        (status = 503, response = r::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/projects")]
+pub async fn list(
+    tenant: Tenant,
+    pool: web::Data<PgPool>,
+    page: web::Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let page = PageRequest::parse(page.limit, page.cursor.as_deref())?;
+    let after_id = match &page.after {
+        None => None,
+        Some(Cursor::Id { id }) => Some(*id),
+        Some(_) => return Err(wrong_cursor()),
+    };
+    let mut data = storage::projects::list(&pool, tenant.id, after_id, page.limit).await?;
+    let next_cursor = page.finish(&mut data, |p| Cursor::Id { id: p.id });
+    Ok(HttpResponse::Ok().json(ProjectPage { data, next_cursor }))
+}
+
+/// Get a project.
+#[utoipa::path(
+    operation_id = "get_project",
+    tag = "projects",
+    params(ProjectPath),
+    responses(
+        (status = 200, description = "The project", body = Project),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 404, response = r::NotFound),
+        (status = 500, response = r::Internal),
+        (status = 503, response = r::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/projects/{project_id}")]
+pub async fn get(
+    tenant: Tenant,
+    pool: web::Data<PgPool>,
+    path: web::Path<ProjectPath>,
+) -> ApiResult<HttpResponse> {
+    let project = storage::projects::get(&pool, tenant.id, path.project_id)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    Ok(HttpResponse::Ok().json(project))
+}
+
+/// Change a project's name, slug or description.
+#[utoipa::path(
+    operation_id = "update_project",
+    tag = "projects",
+    params(ProjectPath),
+    request_body = NamedPatch,
+    responses(
+        (status = 200, description = "The updated project", body = Project),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 404, response = r::NotFound),
+        (status = 409, response = r::Conflict),
+        (status = 413, response = r::PayloadTooLarge),
+        (status = 415, response = r::UnsupportedMediaType),
+        (status = 500, response = r::Internal),
+        (status = 503, response = r::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/projects/{project_id}")]
+pub async fn update(
+    tenant: Tenant,
+    pool: web::Data<PgPool>,
+    path: web::Path<ProjectPath>,
+    Json(patch): Json<NamedPatch>,
+) -> ApiResult<HttpResponse> {
+    let mut errors = Vec::new();
+    let changes = patch.validate(&mut Validator::new("", &mut errors));
+    let changes = validated(errors, changes)?;
+    let project = storage::projects::update(&pool, tenant.id, path.project_id, &changes)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    Ok(HttpResponse::Ok().json(project))
+}
+
+/// Delete a project with all its milestones and tasks.
+#[utoipa::path(
+    operation_id = "delete_project",
+    tag = "projects",
+    params(ProjectPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 404, response = r::NotFound),
+        (status = 500, response = r::Internal),
+        (status = 503, response = r::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/projects/{project_id}")]
+pub async fn delete(
+    tenant: Tenant,
+    pool: web::Data<PgPool>,
+    path: web::Path<ProjectPath>,
+) -> ApiResult<HttpResponse> {
+    if storage::projects::delete(&pool, tenant.id, path.project_id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound("project"))
+    }
+}

@@ -1,0 +1,120 @@
+//! Reusable OpenAPI descriptions of the error answers, referenced from every `#[utoipa::path]`.
+//! All share the [`Problem`] schema and the `application/problem+json` media type.
+
+use utoipa::ToResponse;
+
+use crate::error::Problem;
+
+/// A field is invalid (each is listed in `errors` with its JSON pointer), or the request could
+/// not be read (malformed JSON, a bad path or query parameter).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/validation-failed",
+        "title": "The request has invalid fields", "status": 400, "detail": "1 field is invalid",
+        "code": "validation_failed",
+        "errors": [{"pointer": "/title", "detail": "must be 1 to 500 characters"}]
+    })
+)]
+pub struct BadRequest(pub Problem);
+
+/// No `Authorization: Bearer <api key>` header, or the key is unknown or revoked.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"taskdash\"`")),
+    example = json!({
+        "type": "https://taskdash.dev/problems/unauthorized", "title": "A valid API key is required",
+        "status": 401, "detail": "missing, malformed, unknown or revoked API key",
+        "code": "unauthorized"
+    })
+)]
+pub struct Unauthorized(pub Problem);
+
+/// No such resource for this tenant (another tenant's resources are reported the same way).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/not-found", "title": "Not found", "status": 404,
+        "detail": "project not found", "code": "not_found"
+    })
+)]
+pub struct NotFound(pub Problem);
+
+/// The change conflicts with the stored state (a slug in use, or `expected_status` differs).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/status-mismatch",
+        "title": "The task's status is not the expected one", "status": 409,
+        "detail": "the task's status is `in_progress`, not the expected `open`",
+        "code": "status_mismatch"
+    })
+)]
+pub struct Conflict(pub Problem);
+
+/// `If-Match` names a version that is no longer current: re-read, then retry.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/precondition-failed",
+        "title": "The resource changed since it was read", "status": 412,
+        "detail": "the task changed since it was read (If-Match does not match the current ETag)",
+        "code": "precondition_failed"
+    })
+)]
+pub struct PreconditionFailed(pub Problem);
+
+/// The body exceeds the configured size limit.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/payload-too-large",
+        "title": "The request body is too large", "status": 413,
+        "detail": "the request body exceeds the configured limit", "code": "payload_too_large"
+    })
+)]
+pub struct PayloadTooLarge(pub Problem);
+
+/// The body is not sent as `application/json`.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/unsupported-media-type",
+        "title": "Unsupported content type", "status": 415,
+        "detail": "the body must be JSON, sent with `Content-Type: application/json`",
+        "code": "unsupported_media_type"
+    })
+)]
+pub struct UnsupportedMediaType(pub Problem);
+
+/// An unexpected failure; details are in the server log, not in the answer.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/internal", "title": "Internal server error",
+        "status": 500, "detail": "an unexpected error occurred; it has been logged",
+        "code": "internal"
+    })
+)]
+pub struct Internal(pub Problem);
+
+/// The database cannot be reached right now; retry after the indicated delay.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("Retry-After" = String, description = "Seconds to wait before retrying")),
+    example = json!({
+        "type": "https://taskdash.dev/problems/service-unavailable",
+        "title": "The service is temporarily unavailable", "status": 503,
+        "detail": "the database is unavailable; retry shortly", "code": "service_unavailable"
+    })
+)]
+pub struct Unavailable(pub Problem);

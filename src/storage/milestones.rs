@@ -1,0 +1,132 @@
+use sqlx::PgPool;
+
+use crate::domain::{Milestone, NamedChanges, NewNamed};
+
+/// Selects milestone rows `m` with their task counts.
+const SELECT_WITH_COUNTS: &str = "
+    SELECT m.id, m.project_id, m.name, m.slug, m.status, m.description, m.created_at, m.updated_at,
+           c.total, c.done
+    FROM m
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS total, count(*) FILTER (WHERE t.status = 'done') AS done
+        FROM tasks t WHERE t.project_id = m.project_id AND t.milestone_id = m.id
+    ) c";
+
+/// `None` when the tenant has no such project.
+#[tracing::instrument(skip(pool, milestone))]
+pub async fn create(
+    pool: &PgPool,
+    tenant_id: i64,
+    project_id: i64,
+    milestone: &NewNamed,
+) -> sqlx::Result<Option<Milestone>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH m AS (
+             INSERT INTO milestones (project_id, name, slug, description, status)
+             SELECT p.id, $3, $4, $5, $6 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2
+             RETURNING *
+         ) {SELECT_WITH_COUNTS}"
+    )))
+    .bind(project_id)
+    .bind(tenant_id)
+    .bind(milestone.name.as_str())
+    .bind(milestone.slug.as_str())
+    .bind(milestone.description.as_ref().map(|d| d.as_str()))
+    .bind(milestone.status)
+    .fetch_optional(pool)
+    .await
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn list(
+    pool: &PgPool,
+    tenant_id: i64,
+    project_id: i64,
+    after_id: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<Milestone>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH m AS (
+             SELECT m.* FROM milestones m JOIN projects p ON p.id = m.project_id
+             WHERE m.project_id = $1 AND p.tenant_id = $2 AND ($3::bigint IS NULL OR m.id > $3)
+             ORDER BY m.id LIMIT $4
+         ) {SELECT_WITH_COUNTS} ORDER BY m.id"
+    )))
+    .bind(project_id)
+    .bind(tenant_id)
+    .bind(after_id)
+    .bind(limit + 1)
+    .fetch_all(pool)
+    .await
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn get(
+    pool: &PgPool,
+    tenant_id: i64,
+    project_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<Milestone>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH m AS (
+             SELECT m.* FROM milestones m JOIN projects p ON p.id = m.project_id
+             WHERE m.project_id = $1 AND p.tenant_id = $2 AND m.id = $3
+         ) {SELECT_WITH_COUNTS}"
+    )))
+    .bind(project_id)
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+#[tracing::instrument(skip(pool, changes))]
+pub async fn update(
+    pool: &PgPool,
+    tenant_id: i64,
+    project_id: i64,
+    id: i64,
+    changes: &NamedChanges,
+) -> sqlx::Result<Option<Milestone>> {
+    let (set_description, description) = match &changes.description {
+        Some(description) => (true, description.as_ref().map(|d| d.as_str())),
+        None => (false, None),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH m AS (
+             UPDATE milestones m SET
+                 name = COALESCE($4, m.name),
+                 slug = COALESCE($5, m.slug),
+                 description = CASE WHEN $6 THEN $7 ELSE m.description END,
+                 status = COALESCE($8, m.status)
+             FROM projects p
+             WHERE m.project_id = $1 AND m.id = $3 AND p.id = m.project_id AND p.tenant_id = $2
+             RETURNING m.*
+         ) {SELECT_WITH_COUNTS}"
+    )))
+    .bind(project_id)
+    .bind(tenant_id)
+    .bind(id)
+    .bind(changes.name.as_ref().map(|n| n.as_str()))
+    .bind(changes.slug.as_ref().map(|s| s.as_str()))
+    .bind(set_description)
+    .bind(description)
+    .bind(changes.status)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Deletes the milestone; its tasks stay, with `milestone_id` cleared.
+#[tracing::instrument(skip(pool))]
+pub async fn delete(pool: &PgPool, tenant_id: i64, project_id: i64, id: i64) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "DELETE FROM milestones m USING projects p
+         WHERE m.project_id = $1 AND m.id = $3 AND p.id = m.project_id AND p.tenant_id = $2",
+    )
+    .bind(project_id)
+    .bind(tenant_id)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

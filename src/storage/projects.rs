@@ -1,0 +1,90 @@
+use sqlx::PgPool;
+
+use crate::domain::{NamedChanges, NewNamed, Project};
+
+const COLUMNS: &str = "id, name, slug, description, created_at, updated_at";
+
+#[tracing::instrument(skip(pool, project))]
+pub async fn create(pool: &PgPool, tenant_id: i64, project: &NewNamed) -> sqlx::Result<Project> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO projects (tenant_id, name, slug, description) VALUES ($1, $2, $3, $4)
+         RETURNING {COLUMNS}"
+    )))
+    .bind(tenant_id)
+    .bind(project.name.as_str())
+    .bind(project.slug.as_str())
+    .bind(project.description.as_ref().map(|d| d.as_str()))
+    .fetch_one(pool)
+    .await
+}
+
+/// One page ordered by id, after `after_id`; `limit + 1` rows are asked for to detect a next page.
+#[tracing::instrument(skip(pool))]
+pub async fn list(
+    pool: &PgPool,
+    tenant_id: i64,
+    after_id: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<Project>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM projects
+         WHERE tenant_id = $1 AND ($2::bigint IS NULL OR id > $2)
+         ORDER BY id LIMIT $3"
+    )))
+    .bind(tenant_id)
+    .bind(after_id)
+    .bind(limit + 1)
+    .fetch_all(pool)
+    .await
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn get(pool: &PgPool, tenant_id: i64, id: i64) -> sqlx::Result<Option<Project>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM projects WHERE id = $1 AND tenant_id = $2"
+    )))
+    .bind(id)
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await
+}
+
+#[tracing::instrument(skip(pool, changes))]
+pub async fn update(
+    pool: &PgPool,
+    tenant_id: i64,
+    id: i64,
+    changes: &NamedChanges,
+) -> sqlx::Result<Option<Project>> {
+    let (set_description, description) = match &changes.description {
+        Some(description) => (true, description.as_ref().map(|d| d.as_str())),
+        None => (false, None),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE projects SET
+             name = COALESCE($3, name),
+             slug = COALESCE($4, slug),
+             description = CASE WHEN $5 THEN $6 ELSE description END
+         WHERE id = $1 AND tenant_id = $2
+         RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(tenant_id)
+    .bind(changes.name.as_ref().map(|n| n.as_str()))
+    .bind(changes.slug.as_ref().map(|s| s.as_str()))
+    .bind(set_description)
+    .bind(description)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Deletes the project with its milestones and tasks (by cascade); `false` if not found.
+#[tracing::instrument(skip(pool))]
+pub async fn delete(pool: &PgPool, tenant_id: i64, id: i64) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM projects WHERE id = $1 AND tenant_id = $2")
+        .bind(id)
+        .bind(tenant_id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
