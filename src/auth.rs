@@ -90,7 +90,13 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_refused_before_any_lookup() {
-        for token in ["", "tdk_", "tdk_xyz", "abc", &format!("tdk_{}", "g".repeat(64))] {
+        for token in [
+            "",
+            "tdk_",
+            "tdk_xyz",
+            "abc",
+            &format!("tdk_{}", "g".repeat(64)),
+        ] {
             assert!(!well_formed(token), "{token:?}");
         }
     }

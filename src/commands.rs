@@ -83,7 +83,9 @@ pub async fn create_tenant(name: String, settings: DatabaseSettings) -> anyhow::
     finish(database).await;
     match issued? {
         Some(issued) => print_issued(&issued),
-        None => bail!("a tenant named `{name}` already exists; use `taskdash key create --tenant {name}`"),
+        None => bail!(
+            "a tenant named `{name}` already exists; use `taskdash key create --tenant {name}`"
+        ),
     }
 }
 

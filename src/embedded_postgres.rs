@@ -182,10 +182,17 @@ impl ClusterOwner {
             Some(user) => user,
             None => {
                 let status = Command::new("useradd")
-                    .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin"])
+                    .args([
+                        "--system",
+                        "--no-create-home",
+                        "--shell",
+                        "/usr/sbin/nologin",
+                    ])
                     .arg(SUPERUSER)
                     .status()
-                    .context("running as root, and cannot run `useradd` to create the `postgres` user")?;
+                    .context(
+                        "running as root, and cannot run `useradd` to create the `postgres` user",
+                    )?;
                 if !status.success() {
                     bail!("running as root, and `useradd {SUPERUSER}` failed ({status})");
                 }

@@ -66,7 +66,10 @@ impl PageRequest {
 }
 
 pub fn wrong_cursor() -> ApiError {
-    ApiError::field("/query/cursor", "the cursor was made for another sort order")
+    ApiError::field(
+        "/query/cursor",
+        "the cursor was made for another sort order",
+    )
 }
 
 #[cfg(test)]

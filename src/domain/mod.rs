@@ -27,9 +27,7 @@ impl<'a> Validator<'a> {
 
     /// Records the error of `result`, if any, against `field`.
     pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
-        result
-            .map_err(|detail| self.fail(field, detail))
-            .ok()
+        result.map_err(|detail| self.fail(field, detail)).ok()
     }
 
     /// Like [`Validator::check`], for a field that may be absent.

@@ -134,7 +134,8 @@ impl TaskInput {
             }
         };
         let description = v.check_optional("description", self.description, Description::parse);
-        let priority_score = v.check_optional("priority_score", self.priority_score, PriorityScore::parse);
+        let priority_score =
+            v.check_optional("priority_score", self.priority_score, PriorityScore::parse);
         let external_id = v.check_optional("external_id", self.external_id, ExternalId::parse);
         let milestone_id = v.check_optional("milestone_id", self.milestone_id, parse_id);
         let parent_task_id = v.check_optional("parent_task_id", self.parent_task_id, parse_id);

@@ -55,7 +55,10 @@ pub async fn create(
     Ok(HttpResponse::Created()
         .insert_header((
             "Location",
-            format!("/projects/{}/milestones/{}", milestone.project_id, milestone.id),
+            format!(
+                "/projects/{}/milestones/{}",
+                milestone.project_id, milestone.id
+            ),
         ))
         .json(milestone))
 }

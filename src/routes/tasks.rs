@@ -135,7 +135,11 @@ impl From<BulkError> for ApiError {
                 items
                     .into_iter()
                     .map(|(index, field)| {
-                        let what = if field == "milestone_id" { "milestone" } else { "task" };
+                        let what = if field == "milestone_id" {
+                            "milestone"
+                        } else {
+                            "task"
+                        };
                         FieldError::new(
                             format!("/tasks/{index}/{field}"),
                             format!("no {what} with this id in the project"),
@@ -193,7 +197,9 @@ pub async fn create_bulk(
         .tasks
         .into_iter()
         .enumerate()
-        .map(|(index, item)| item.validate(&mut Validator::new(format!("/tasks/{index}"), &mut errors)))
+        .map(|(index, item)| {
+            item.validate(&mut Validator::new(format!("/tasks/{index}"), &mut errors))
+        })
         .collect();
     let tasks = validated(errors, tasks.into_iter().collect::<Option<Vec<_>>>())?;
 
@@ -308,11 +314,14 @@ impl TaskListParams {
                 .ok(),
         };
         let priority = |v: &mut Validator, field, value: Option<i64>| {
-            v.check_optional(field, value, |p| PriorityScore::parse(p).map(PriorityScore::get))
+            v.check_optional(field, value, |p| {
+                PriorityScore::parse(p).map(PriorityScore::get)
+            })
         };
         let priority_min = priority(&mut v, "priority_min", self.priority_min);
         let priority_max = priority(&mut v, "priority_max", self.priority_max);
-        let external_id = v.check_optional("external_id", self.external_id.clone(), ExternalId::parse);
+        let external_id =
+            v.check_optional("external_id", self.external_id.clone(), ExternalId::parse);
         let prefix = v.check_optional(
             "external_id_prefix",
             self.external_id_prefix.clone(),
@@ -371,9 +380,10 @@ pub async fn list(
         Some(cursor) => Some(order.position(cursor).ok_or_else(wrong_cursor)?),
     };
     let project_id = path.project_id;
-    let mut data =
-        storage::tasks::list(&pool, tenant.id, project_id, &filter, order, after, page.limit)
-            .await?;
+    let mut data = storage::tasks::list(
+        &pool, tenant.id, project_id, &filter, order, after, page.limit,
+    )
+    .await?;
     if data.is_empty() && !storage::project_exists(&pool, tenant.id, project_id).await? {
         return Err(ApiError::NotFound("project"));
     }
@@ -496,8 +506,15 @@ pub async fn update(
         status: expected_status,
         version,
     };
-    match storage::tasks::update(&pool, tenant.id, project_id, task_id, &changes, preconditions)
-        .await?
+    match storage::tasks::update(
+        &pool,
+        tenant.id,
+        project_id,
+        task_id,
+        &changes,
+        preconditions,
+    )
+    .await?
     {
         WriteOutcome::Done(task) => Ok(HttpResponse::Ok()
             .insert_header((header::ETAG, task.etag()))
@@ -533,8 +550,14 @@ pub async fn delete(
         status: None,
         version: if_match(&req)?,
     };
-    match storage::tasks::delete(&pool, tenant.id, path.project_id, path.task_id, preconditions)
-        .await?
+    match storage::tasks::delete(
+        &pool,
+        tenant.id,
+        path.project_id,
+        path.task_id,
+        preconditions,
+    )
+    .await?
     {
         WriteOutcome::Done(()) => Ok(HttpResponse::NoContent().finish()),
         other => Err(refused(other, None)),

@@ -11,11 +11,34 @@ use crate::pagination::Cursor;
 macro_rules! task_columns {
     ($alias:literal) => {
         concat!(
-            $alias, ".id, ", $alias, ".project_id, ", $alias, ".milestone_id, ",
-            $alias, ".parent_task_id, ", $alias, ".title, ", $alias, ".description, ",
-            $alias, ".status, ", $alias, ".priority_score, ", $alias, ".external_id, ",
-            $alias, ".labels, ", $alias, ".version, ", $alias, ".created_at, ",
-            $alias, ".updated_at, ", $alias, ".completed_at"
+            $alias,
+            ".id, ",
+            $alias,
+            ".project_id, ",
+            $alias,
+            ".milestone_id, ",
+            $alias,
+            ".parent_task_id, ",
+            $alias,
+            ".title, ",
+            $alias,
+            ".description, ",
+            $alias,
+            ".status, ",
+            $alias,
+            ".priority_score, ",
+            $alias,
+            ".external_id, ",
+            $alias,
+            ".labels, ",
+            $alias,
+            ".version, ",
+            $alias,
+            ".created_at, ",
+            $alias,
+            ".updated_at, ",
+            $alias,
+            ".completed_at"
         )
     };
 }
@@ -220,7 +243,10 @@ pub async fn create_many(
         };
         results[index] = Some(BulkItem::RepeatedInRequest(task));
     }
-    Ok(results.into_iter().map(|r| r.expect("every item resolved")).collect())
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every item resolved"))
+        .collect())
 }
 
 /// One INSERT for the items at `indices`; returns (request index, task) for the rows written.
@@ -329,7 +355,10 @@ async fn unknown_references(
     tasks: &[NewTask],
     indices: &[usize],
 ) -> sqlx::Result<Vec<(usize, &'static str)>> {
-    let milestone_ids: Vec<i64> = indices.iter().filter_map(|&i| tasks[i].milestone_id).collect();
+    let milestone_ids: Vec<i64> = indices
+        .iter()
+        .filter_map(|&i| tasks[i].milestone_id)
+        .collect();
     let parent_ids: Vec<i64> = indices
         .iter()
         .filter_map(|&i| tasks[i].parent_task_id)
@@ -626,13 +655,18 @@ pub async fn list(
         .push(")");
     if !filter.statuses.is_empty() {
         let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-        query.push(" AND t.status = ANY(").push_bind(statuses).push(")");
+        query
+            .push(" AND t.status = ANY(")
+            .push_bind(statuses)
+            .push(")");
     }
     if let Some(milestone_id) = filter.milestone_id {
         query.push(" AND t.milestone_id = ").push_bind(milestone_id);
     }
     if let Some(parent_task_id) = filter.parent_task_id {
-        query.push(" AND t.parent_task_id = ").push_bind(parent_task_id);
+        query
+            .push(" AND t.parent_task_id = ")
+            .push_bind(parent_task_id);
     }
     if let Some(label) = &filter.label {
         query
@@ -641,7 +675,9 @@ pub async fn list(
             .push("]::text[]");
     }
     if let Some(external_id) = &filter.external_id {
-        query.push(" AND t.external_id = ").push_bind(external_id.clone());
+        query
+            .push(" AND t.external_id = ")
+            .push_bind(external_id.clone());
     }
     if let Some(prefix) = &filter.external_id_prefix {
         query

@@ -75,12 +75,13 @@ async fn insert_key(
     tenant: TenantRecord,
 ) -> sqlx::Result<IssuedKey> {
     let key = auth::generate_key();
-    let api_key_id: i64 =
-        sqlx::query_scalar("INSERT INTO api_keys (tenant_id, secret_hash) VALUES ($1, $2) RETURNING id")
-            .bind(tenant.id)
-            .bind(&key.hash)
-            .fetch_one(&mut **tx)
-            .await?;
+    let api_key_id: i64 = sqlx::query_scalar(
+        "INSERT INTO api_keys (tenant_id, secret_hash) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(tenant.id)
+    .bind(&key.hash)
+    .fetch_one(&mut **tx)
+    .await?;
     Ok(IssuedKey {
         tenant,
         api_key_id,
@@ -90,11 +91,10 @@ async fn insert_key(
 
 /// Revokes a key; `false` if there is no such key or it was already revoked.
 pub async fn revoke_key(pool: &PgPool, key_id: i64) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
-    )
-    .bind(key_id)
-    .execute(pool)
-    .await?;
+    let result =
+        sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
+            .bind(key_id)
+            .execute(pool)
+            .await?;
     Ok(result.rows_affected() == 1)
 }

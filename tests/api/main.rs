@@ -1,0 +1,10 @@
+//! All integration tests, in one binary: each test gets a fresh database and its own server,
+//! and talks to it over HTTP.
+
+mod bulk;
+mod helpers;
+mod listing;
+mod projects;
+mod spec;
+mod tasks;
+mod tenancy;
