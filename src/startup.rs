@@ -13,6 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::configuration::ServeSettings;
 use crate::error::ApiError;
+use crate::telemetry::RequestSpan;
 use crate::{extract, openapi, routes};
 
 /// Request limits handlers consult.
@@ -39,7 +40,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(pool.clone())
                 .app_data(limits.clone())
                 .app_data(web::PayloadConfig::new(max_body_bytes))

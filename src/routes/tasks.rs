@@ -495,7 +495,8 @@ pub async fn update(
     let (changes, expected_status) = validated(errors, validated_patch)?;
     let (project_id, task_id) = (path.project_id, path.task_id);
     if let Some(Some(parent_id)) = changes.parent_task_id
-        && storage::tasks::would_create_cycle(&pool, project_id, task_id, parent_id).await?
+        && storage::tasks::would_create_cycle(&pool, tenant.id, project_id, task_id, parent_id)
+            .await?
     {
         return Err(ApiError::field(
             "/parent_task_id",

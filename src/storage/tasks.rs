@@ -542,13 +542,16 @@ async fn explain_refusal(
 /// task itself or one of its descendants.
 pub async fn would_create_cycle(
     pool: &PgPool,
+    tenant_id: i64,
     project_id: i64,
     task_id: i64,
     parent_id: i64,
 ) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "WITH RECURSIVE ancestors(id, parent_task_id) AS (
-             SELECT id, parent_task_id FROM tasks WHERE project_id = $1 AND id = $3
+             SELECT t.id, t.parent_task_id FROM tasks t
+             JOIN projects p ON p.id = t.project_id AND p.tenant_id = $4
+             WHERE t.project_id = $1 AND t.id = $3
              UNION
              SELECT t.id, t.parent_task_id FROM tasks t
              JOIN ancestors a ON t.project_id = $1 AND t.id = a.parent_task_id
@@ -558,6 +561,7 @@ pub async fn would_create_cycle(
     .bind(project_id)
     .bind(task_id)
     .bind(parent_id)
+    .bind(tenant_id)
     .fetch_one(pool)
     .await
 }

@@ -88,7 +88,8 @@ async fn another_tenant_gets_404_on_every_route_of_a_project_it_does_not_own() {
     let intruder = app.new_tenant_key("tenant-b").await;
     let task_path = format!("/projects/{project}/tasks/{}", task["id"]);
     let milestone_path = format!("/projects/{project}/milestones/{}", milestone["id"]);
-    let body = json!({"title": "x", "name": "x", "slug": "x", "external_id": "k"});
+    // A parent_task_id too: the ancestor check must not tell an intruder the task exists.
+    let body = json!({"title": "x", "name": "x", "slug": "x", "external_id": "k", "parent_task_id": task["id"]});
     let routes = [
         (Method::GET, format!("/projects/{project}")),
         (Method::PATCH, format!("/projects/{project}")),
