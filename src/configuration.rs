@@ -90,6 +90,11 @@ pub struct ServeSettings {
     #[arg(long, env = "TASKDASH_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Browser origins allowed to call the API (CORS), comma-separated, such as
+    /// `https://dash.example.com`. Default: none.
+    #[arg(long, env = "TASKDASH_CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_allowed_origins: Vec<String>,
+
     /// Log filter, in `tracing` env-filter syntax (e.g. `info`, `taskdash=debug,info`).
     #[arg(long, env = "TASKDASH_LOG", default_value = "info")]
     pub log: String,
@@ -125,4 +130,16 @@ impl DatabaseSettings {
 
 fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value))
+}
+
+/// An origin is a scheme, host and optional port: `https://dash.example.com:8443`.
+fn parse_origin(value: &str) -> Result<String, String> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or("an origin starts with http:// or https://")?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        return Err("an origin has no path, query or fragment: `https://dash.example.com`".into());
+    }
+    Ok(value.to_owned())
 }

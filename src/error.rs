@@ -21,6 +21,7 @@ pub enum ErrorCode {
     MalformedRequest,
     Unauthorized,
     NotFound,
+    ReferenceNotFound,
     MethodNotAllowed,
     Conflict,
     StatusMismatch,
@@ -38,7 +39,7 @@ impl ErrorCode {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict | Self::StatusMismatch => StatusCode::CONFLICT,
+            Self::Conflict | Self::StatusMismatch | Self::ReferenceNotFound => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -53,6 +54,7 @@ impl ErrorCode {
             Self::MalformedRequest => "The request could not be read",
             Self::Unauthorized => "A valid API key is required",
             Self::NotFound => "Not found",
+            Self::ReferenceNotFound => "A referenced resource does not exist",
             Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict => "Conflict with the stored state",
             Self::StatusMismatch => "The task's status is not the expected one",
@@ -126,6 +128,11 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Ids in the body that name nothing in the project (each listed with its pointer).
+    #[error("{} no existing resource of the project", plural(.0.len(), "reference names", "references name"))]
+    UnknownReference(Vec<FieldError>),
+    #[error("this path accepts only {allow}")]
+    MethodNotAllowed { allow: String },
     #[error("{0}")]
     Conflict(String),
     #[error("the task's status is `{actual}`, not the expected `{expected}`")]
@@ -161,6 +168,8 @@ impl ApiError {
             Self::Malformed(_) => ErrorCode::MalformedRequest,
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::NotFound(_) => ErrorCode::NotFound,
+            Self::UnknownReference(_) => ErrorCode::ReferenceNotFound,
+            Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::StatusMismatch { .. } => ErrorCode::StatusMismatch,
             Self::PreconditionFailed => ErrorCode::PreconditionFailed,
@@ -185,7 +194,7 @@ impl ApiError {
             detail,
             code,
             errors: match self {
-                Self::Validation(errors) => errors.clone(),
+                Self::Validation(errors) | Self::UnknownReference(errors) => errors.clone(),
                 _ => Vec::new(),
             },
         }
@@ -210,6 +219,9 @@ impl ResponseError for ApiError {
             Self::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
+            }
             _ => {}
         }
         response.json(self.problem())
@@ -225,14 +237,16 @@ fn constraint_error(constraint: &str) -> Option<ApiError> {
         "milestones_project_slug_key" => {
             ApiError::Conflict("a milestone with this slug already exists in the project".into())
         }
-        "tasks_milestone_fkey" => {
-            ApiError::field("/milestone_id", "no milestone with this id in the project")
-        }
-        "tasks_parent_task_fkey" => {
-            ApiError::field("/parent_task_id", "no task with this id in the project")
-        }
+        "tasks_milestone_fkey" => ApiError::UnknownReference(vec![FieldError::new(
+            "/milestone_id",
+            "no milestone with this id in the project",
+        )]),
+        "tasks_parent_task_fkey" => ApiError::UnknownReference(vec![FieldError::new(
+            "/parent_task_id",
+            "no task with this id in the project",
+        )]),
         "tasks_not_own_parent_check" => {
-            ApiError::field("/parent_task_id", "a task cannot be its own parent")
+            ApiError::Conflict("parent_task_id would make the task its own ancestor".into())
         }
         _ => return None,
     })

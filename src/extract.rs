@@ -110,3 +110,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ApiError::field("/query", format!("invalid query parameter: {detail}")).into()
     }));
 }
+
+/// Middleware: a query string whose percent-escapes do not decode to UTF-8 is refused (the
+/// query extractor would otherwise replace the bytes with U+FFFD and carry on).
+pub async fn require_utf8_query(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if percent_encoding::percent_decode_str(req.query_string())
+        .decode_utf8()
+        .is_err()
+    {
+        let error = ApiError::field("/query", "the query string is not valid UTF-8");
+        return Ok(req.error_response(error));
+    }
+    next.call(req).await
+}

@@ -1,5 +1,6 @@
-//! Keyset pagination: `limit` and an opaque `cursor` that encodes the sort key of the last row
-//! served. A cursor only fits the sort order it was made for; anything else is a 400.
+//! Keyset pagination: `limit` and an opaque `cursor` that encodes the sort keys of the last row
+//! served. A task cursor carries the task's keys for every order, so it means "after this task"
+//! whatever `sort` it is used with; anything that is not a cursor we issued is a 400.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,10 +18,13 @@ pub const MAX_LIMIT: i64 = 1000;
 pub enum Cursor {
     /// Lists ordered by id (projects, milestones).
     Id { id: i64 },
-    /// The work queue: priority desc, created_at asc, id asc.
-    Queue { p: i32, t: DateTime<Utc>, id: i64 },
-    /// Ordered by a timestamp (created_at or updated_at, either way).
-    Time { t: DateTime<Utc>, id: i64 },
+    /// A task's position: priority, created_at, updated_at and id.
+    Task {
+        p: i32,
+        c: DateTime<Utc>,
+        u: DateTime<Utc>,
+        id: i64,
+    },
 }
 
 impl Cursor {
@@ -78,9 +82,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_tampered_ones_are_refused() {
-        let cursor = Cursor::Queue {
+        let cursor = Cursor::Task {
             p: 5,
-            t: Utc::now(),
+            c: Utc::now(),
+            u: Utc::now(),
             id: 9,
         };
         assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);

@@ -3,8 +3,10 @@
 
 use std::net::TcpListener;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::http::{Method, header};
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use sqlx::PgPool;
 use tracing_actix_web::TracingLogger;
@@ -37,9 +39,13 @@ impl Application {
             max_bulk_tasks: settings.max_bulk_tasks,
         });
         let max_body_bytes = settings.max_body_bytes;
+        let origins = settings.cors_allowed_origins.clone();
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                // The first `wrap` is the innermost.
+                .wrap(from_fn(extract::require_utf8_query))
+                .wrap(security_headers())
+                .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(pool.clone())
                 .app_data(limits.clone())
@@ -48,6 +54,7 @@ impl Application {
                 .into_utoipa_app()
                 .configure(routes::configure)
                 .into_app()
+                .configure(|cfg| routes::method_not_allowed(cfg, &spec))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
                 .route("/", web::get().to(to_docs))
                 .default_service(web::to(unknown_route))
@@ -70,6 +77,39 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Headers on every answer, unless a handler set them: API answers are per-tenant data, so
+/// nothing is cached; nothing is sniffed, framed or leaks a referrer.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::CACHE_CONTROL, "no-store"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+}
+
+/// Browsers on the configured origins may call the API with an API key; the headers our
+/// clients read are exposed to them.
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("idempotent-replayed"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(3600)
 }
 
 async fn to_docs() -> HttpResponse {

@@ -49,6 +49,29 @@ impl<'a> Validator<'a> {
     }
 }
 
+/// An integer in a JSON body. JSON Schema counts `3.0` as the integer 3, and so do we; `3.5`,
+/// strings and values beyond i64 are refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JsonInteger(pub i64);
+
+impl<'de> serde::Deserialize<'de> for JsonInteger {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let number = serde_json::Number::deserialize(deserializer)?;
+        if let Some(value) = number.as_i64() {
+            return Ok(Self(value));
+        }
+        match number.as_f64() {
+            // 2^63 as f64: anything at or beyond it does not fit i64.
+            Some(value) if value.fract() == 0.0 && value.abs() < 9_223_372_036_854_775_808.0 => {
+                Ok(Self(value as i64))
+            }
+            _ => Err(serde::de::Error::custom(format!(
+                "expected an integer between -2^63 and 2^63, got {number}"
+            ))),
+        }
+    }
+}
+
 /// Checks that an id taken from a request body can name a row (ids are positive).
 pub fn parse_id(value: i64) -> Result<i64, String> {
     if value > 0 {

@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::text::{description_schema, name_patch_schema, name_schema};
 use super::{Description, Name, Slug, Validator};
 
 #[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
@@ -56,11 +57,13 @@ pub struct Milestone {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "Uploader", "slug": "uploader"}))]
 pub struct NamedInput {
-    #[schema(required = true, value_type = String, min_length = 1, max_length = 200)]
+    /// 1 to 200 characters, one line, not blank.
+    #[schema(required = true, schema_with = name_schema)]
     pub name: Option<String>,
     /// `^[a-z0-9-]+$`, unique among its siblings.
     #[schema(required = true, value_type = String, pattern = "^[a-z0-9-]+$", min_length = 1, max_length = 100)]
     pub slug: Option<String>,
+    #[schema(schema_with = description_schema)]
     pub description: Option<String>,
     /// Milestones only; default `active`.
     pub status: Option<MilestoneStatus>,
@@ -69,12 +72,12 @@ pub struct NamedInput {
 /// Body of a project or milestone PATCH; `description: null` clears it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct NamedPatch {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(schema_with = name_patch_schema)]
     pub name: Option<String>,
     #[schema(pattern = "^[a-z0-9-]+$", min_length = 1, max_length = 100)]
     pub slug: Option<String>,
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = description_schema)]
     pub description: Option<Option<String>>,
     /// Milestones only.
     pub status: Option<MilestoneStatus>,

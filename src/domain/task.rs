@@ -2,7 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Description, ExternalId, Label, TaskTitle, Validator, parse_id};
+use super::text::{description_schema, labels_schema, title_patch_schema, title_schema};
+use super::{Description, ExternalId, JsonInteger, Label, TaskTitle, Validator, parse_id};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
@@ -88,26 +89,28 @@ impl Task {
     "external_id": "wf-123:create_tasks:0", "labels": ["backend"]
 }))]
 pub struct TaskInput {
-    /// 1 to 500 characters, not blank.
-    #[schema(required = true, value_type = String, max_length = 500, min_length = 1)]
+    /// 1 to 500 characters, one line, not blank.
+    #[schema(required = true, schema_with = title_schema)]
     pub title: Option<String>,
-    /// At most 20 000 characters.
+    /// At most 20 000 characters; tabs and line breaks allowed.
+    #[schema(schema_with = description_schema)]
     pub description: Option<String>,
     /// Default `open`.
     pub status: Option<TaskStatus>,
     /// 0 to 10 000, default 0.
-    #[schema(minimum = 0, maximum = 10000)]
-    pub priority_score: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10000)]
+    pub priority_score: Option<JsonInteger>,
     /// Idempotency key, unique per project: 1 to 255 printable ASCII characters, no spaces.
     #[schema(max_length = 255, min_length = 1, pattern = "^[!-~]+$")]
     pub external_id: Option<String>,
     /// A milestone of the same project.
-    #[schema(minimum = 1)]
-    pub milestone_id: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    pub milestone_id: Option<JsonInteger>,
     /// A task of the same project.
-    #[schema(minimum = 1)]
-    pub parent_task_id: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    pub parent_task_id: Option<JsonInteger>,
     /// Up to 50 labels of 1 to 100 characters; duplicates are dropped.
+    #[schema(schema_with = labels_schema)]
     pub labels: Option<Vec<String>>,
 }
 
@@ -134,11 +137,13 @@ impl TaskInput {
             }
         };
         let description = v.check_optional("description", self.description, Description::parse);
-        let priority_score =
-            v.check_optional("priority_score", self.priority_score, PriorityScore::parse);
+        let priority_score = v.check_optional("priority_score", self.priority_score, |p| {
+            PriorityScore::parse(p.0)
+        });
         let external_id = v.check_optional("external_id", self.external_id, ExternalId::parse);
-        let milestone_id = v.check_optional("milestone_id", self.milestone_id, parse_id);
-        let parent_task_id = v.check_optional("parent_task_id", self.parent_task_id, parse_id);
+        let milestone_id = v.check_optional("milestone_id", self.milestone_id, |id| parse_id(id.0));
+        let parent_task_id =
+            v.check_optional("parent_task_id", self.parent_task_id, |id| parse_id(id.0));
         let labels = validate_labels(v, self.labels.unwrap_or_default());
         Some(NewTask {
             title: title?,
@@ -175,20 +180,21 @@ fn validate_labels(v: &mut Validator, raw: Vec<String>) -> Option<Vec<Label>> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(example = json!({"status": "in_progress", "expected_status": "open"}))]
 pub struct TaskPatch {
-    #[schema(max_length = 500, min_length = 1)]
+    #[schema(schema_with = title_patch_schema)]
     pub title: Option<String>,
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = description_schema)]
     pub description: Option<Option<String>>,
     pub status: Option<TaskStatus>,
-    #[schema(minimum = 0, maximum = 10000)]
-    pub priority_score: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10000)]
+    pub priority_score: Option<JsonInteger>,
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<i64>, minimum = 1)]
-    pub milestone_id: Option<Option<i64>>,
+    pub milestone_id: Option<Option<JsonInteger>>,
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<i64>, minimum = 1)]
-    pub parent_task_id: Option<Option<i64>>,
+    pub parent_task_id: Option<Option<JsonInteger>>,
+    #[schema(schema_with = labels_schema)]
     pub labels: Option<Vec<String>>,
     /// Apply the change only if the task's status is this one (else 409): how workers claim
     /// work, e.g. `{"status": "in_progress", "expected_status": "open"}`.
@@ -213,13 +219,14 @@ impl TaskPatch {
         let description = v.check_optional("description", self.description, |d| {
             d.map(Description::parse).transpose()
         });
-        let priority_score =
-            v.check_optional("priority_score", self.priority_score, PriorityScore::parse);
+        let priority_score = v.check_optional("priority_score", self.priority_score, |p| {
+            PriorityScore::parse(p.0)
+        });
         let milestone_id = v.check_optional("milestone_id", self.milestone_id, |id| {
-            id.map(parse_id).transpose()
+            id.map(|id| parse_id(id.0)).transpose()
         });
         let parent_task_id = v.check_optional("parent_task_id", self.parent_task_id, |id| {
-            id.map(parse_id).transpose()
+            id.map(|id| parse_id(id.0)).transpose()
         });
         let labels = match self.labels {
             Some(raw) => validate_labels(v, raw).map(Some),

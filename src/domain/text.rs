@@ -3,6 +3,89 @@
 
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
+
+/// Characters no one-line text accepts: the C0 and C1 controls (Rust's `char::is_control`).
+const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
+/// Controls refused in multi-line text: all but tab, line feed and carriage return.
+const MULTILINE_CONTROL: &str = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F";
+/// Blank characters besides controls: exactly ECMAScript's `\s`, so that the patterns published
+/// in the OpenAPI document and [`is_blank`] agree on every string.
+const BLANK: &str = r" \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF";
+
+fn is_blank(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+                ..='\u{200a}'
+                    | '\u{2028}'
+                    | '\u{2029}'
+                    | '\u{202f}'
+                    | '\u{205f}'
+                    | '\u{3000}'
+                    | '\u{feff}'
+        )
+}
+
+/// OpenAPI schema of one-line, non-blank text of 1 to `max` characters.
+fn one_line_schema(max: usize, nullable: bool) -> Object {
+    ObjectBuilder::new()
+        .schema_type(string_type(nullable))
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(format!(
+            "^[^{CONTROL}]*[^{CONTROL}{BLANK}][^{CONTROL}]*$"
+        )))
+        .build()
+}
+
+fn string_type(nullable: bool) -> SchemaType {
+    if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    }
+}
+
+pub fn title_schema() -> Object {
+    one_line_schema(TaskTitle::MAX_CHARS, false)
+}
+
+/// In a PATCH, null is the same as leaving the field out.
+pub fn title_patch_schema() -> Object {
+    one_line_schema(TaskTitle::MAX_CHARS, true)
+}
+
+pub fn name_schema() -> Object {
+    one_line_schema(Name::MAX_CHARS, false)
+}
+
+pub fn name_patch_schema() -> Object {
+    one_line_schema(Name::MAX_CHARS, true)
+}
+
+pub fn label_schema() -> Object {
+    one_line_schema(Label::MAX_CHARS, false)
+}
+
+/// Labels: up to 50, each one-line text; null is the same as absent.
+pub fn labels_schema() -> utoipa::openapi::schema::Array {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(label_schema())
+        .max_items(Some(Label::MAX_PER_TASK))
+        .build()
+}
+
+/// A description, or null for none.
+pub fn description_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(string_type(true))
+        .max_length(Some(Description::MAX_CHARS))
+        .pattern(Some(format!("^[^{MULTILINE_CONTROL}]*$")))
+        .build()
+}
 
 /// Common rules for free text: PostgreSQL `text` cannot hold NUL, and other control characters
 /// (except tab and line breaks in long text) are refused as almost always a client bug.
@@ -25,7 +108,7 @@ fn check_text(value: &str, min: usize, max: usize, multiline: bool) -> Result<()
 }
 
 fn check_not_blank(value: &str) -> Result<(), String> {
-    if value.trim().is_empty() {
+    if value.chars().all(is_blank) {
         Err("must not be empty or only whitespace".into())
     } else {
         Ok(())
@@ -160,7 +243,14 @@ mod tests {
     fn titles_must_be_non_blank_single_line_and_at_most_500_chars() {
         assert!(TaskTitle::parse("Fix the build".into()).is_ok());
         assert!(TaskTitle::parse("é".repeat(500)).is_ok());
-        for bad in ["", "   ", "a\nb", "nul\0byte"] {
+        for bad in [
+            "",
+            "   ",
+            "\u{3000}\u{feff}",
+            "a\nb",
+            "nul\0byte",
+            "c1\u{85}",
+        ] {
             assert!(TaskTitle::parse(bad.into()).is_err(), "{bad:?} accepted");
         }
         assert!(TaskTitle::parse("x".repeat(501)).is_err());

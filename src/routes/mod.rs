@@ -8,6 +8,7 @@ mod projects;
 pub mod responses;
 mod tasks;
 
+use actix_web::web;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -33,6 +34,30 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(tasks::get)
         .service(tasks::update)
         .service(tasks::delete);
+}
+
+/// For every documented path, answers the methods it does not serve with 405 and an `Allow`
+/// header. Derived from the spec, so it cannot drift from the routes. Register after the routes.
+pub fn method_not_allowed(cfg: &mut web::ServiceConfig, spec: &utoipa::openapi::OpenApi) {
+    for (path, item) in spec.paths.paths.iter() {
+        let methods = [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ];
+        let allow: Vec<&str> = methods
+            .iter()
+            .filter(|(_, operation)| operation.is_some())
+            .map(|(method, _)| *method)
+            .collect();
+        let allow = allow.join(", ");
+        cfg.service(web::resource(path.as_str()).default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow }) }
+        })));
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -43,7 +43,10 @@ pub struct Unauthorized(pub Problem);
 )]
 pub struct NotFound(pub Problem);
 
-/// The change conflicts with the stored state (a slug in use, or `expected_status` differs).
+/// The change conflicts with the stored state: a slug in use (`conflict`), `expected_status`
+/// differs (`status_mismatch`), an id in the body (`milestone_id`, `parent_task_id`) names
+/// nothing in the project (`reference_not_found`, with a pointer to each such id), or a parent
+/// would make the task its own ancestor (`conflict`).
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",

@@ -7,7 +7,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::responses as r;
 use super::{ProjectPath, TaskPath, validated};
 use crate::auth::Tenant;
-use crate::domain::{ExternalId, PriorityScore, Task, TaskInput, TaskPatch, TaskStatus, Validator};
+use crate::domain::{
+    ExternalId, Label, PriorityScore, Task, TaskInput, TaskPatch, TaskStatus, Validator,
+    label_schema,
+};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::Json;
 use crate::pagination::{PageRequest, wrong_cursor};
@@ -88,7 +91,8 @@ pub async fn create(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BulkInput {
-    /// 1 to the configured maximum (default 1000) tasks.
+    /// 1 to the configured maximum (`--max-bulk-tasks`, default 1000) tasks.
+    #[schema(min_items = 1, max_items = 1000)]
     pub tasks: Vec<TaskInput>,
 }
 
@@ -131,7 +135,7 @@ impl From<BulkError> for ApiError {
         match error {
             BulkError::ProjectNotFound => ApiError::NotFound("project"),
             BulkError::Contended => ApiError::Conflict(error.to_string()),
-            BulkError::UnknownReferences(items) => ApiError::Validation(
+            BulkError::UnknownReferences(items) => ApiError::UnknownReference(
                 items
                     .into_iter()
                     .map(|(index, field)| {
@@ -272,17 +276,23 @@ impl From<TaskSort> for TaskOrder {
 #[into_params(parameter_in = Query)]
 pub struct TaskListParams {
     /// One status or several, comma-separated: `open,in_progress`.
-    #[param(example = "open,in_progress")]
+    #[param(
+        example = "open,in_progress",
+        pattern = "^(open|in_progress|in_review|blocked|done|archived)(,(open|in_progress|in_review|blocked|done|archived))*$"
+    )]
     pub status: Option<String>,
     #[param(minimum = 1)]
     pub milestone_id: Option<i64>,
     #[param(minimum = 1)]
     pub parent_task_id: Option<i64>,
     /// Tasks carrying this label.
+    #[param(schema_with = label_schema)]
     pub label: Option<String>,
     /// Exact external_id.
+    #[param(min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
     pub external_id: Option<String>,
     /// All tasks whose external_id starts with this, e.g. one workflow run: `wf-123:`.
+    #[param(min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
     pub external_id_prefix: Option<String>,
     #[param(minimum = 0, maximum = 10000)]
     pub priority_min: Option<i64>,
@@ -306,7 +316,7 @@ impl TaskListParams {
             Some(raw) => raw
                 .split(',')
                 .map(|s| {
-                    serde_json::from_value::<TaskStatus>(serde_json::Value::from(s.trim()))
+                    serde_json::from_value::<TaskStatus>(serde_json::Value::from(s))
                         .map_err(|_| format!("unknown status `{s}`"))
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -320,6 +330,7 @@ impl TaskListParams {
         };
         let priority_min = priority(&mut v, "priority_min", self.priority_min);
         let priority_max = priority(&mut v, "priority_max", self.priority_max);
+        let label = v.check_optional("label", self.label.clone(), Label::parse);
         let external_id =
             v.check_optional("external_id", self.external_id.clone(), ExternalId::parse);
         let prefix = v.check_optional(
@@ -332,7 +343,7 @@ impl TaskListParams {
                 statuses: statuses?,
                 milestone_id: self.milestone_id,
                 parent_task_id: self.parent_task_id,
-                label: self.label.clone(),
+                label: label?.map(Label::into_inner),
                 external_id: external_id?.map(ExternalId::into_inner),
                 external_id_prefix: prefix?,
                 priority_min: priority_min?,
@@ -387,7 +398,7 @@ pub async fn list(
     if data.is_empty() && !storage::project_exists(&pool, tenant.id, project_id).await? {
         return Err(ApiError::NotFound("project"));
     }
-    let next_cursor = page.finish(&mut data, |task| order.cursor_after(task));
+    let next_cursor = page.finish(&mut data, storage::tasks::cursor_after);
     Ok(HttpResponse::Ok().json(TaskPage { data, next_cursor }))
 }
 
@@ -421,9 +432,27 @@ pub async fn get(
         .json(task))
 }
 
-/// The version named by `If-Match` (`"3"`, or `W/"3"`), if the header is present; `*` matches
-/// any existing task.
-fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
+/// The `If-Match` header, as documented and as read: the version it names (`"3"` or `W/"3"`),
+/// or none when absent or `*` (any existing task).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatch {
+    /// The `ETag` of a previous read (`"3"`; `3` is read the same), or `*`: the write happens
+    /// only if the task is still at that version (else 412).
+    #[param(rename = "If-Match", value_type = String, required = false, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"|[0-9]{1,9})$"#)]
+    pub version: Option<i32>,
+}
+
+impl actix_web::FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(parse_if_match(req).map(|version| Self { version }))
+    }
+}
+
+fn parse_if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -437,12 +466,16 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
     if value == "*" {
         return Ok(None);
     }
+    // Clients that drop the quotes are common enough to meet halfway: `3` is read as `"3"`.
     let tag = value.strip_prefix("W/").unwrap_or(value);
-    tag.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .and_then(|t| t.parse::<i32>().ok())
-        .map(Some)
-        .ok_or_else(invalid)
+    let digits = match tag.strip_prefix('"') {
+        Some(quoted) => quoted.strip_suffix('"'),
+        None if tag.len() == value.len() => Some(tag),
+        None => None,
+    }
+    .filter(|t| (1..=9).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
+    .ok_or_else(invalid)?;
+    digits.parse().map(Some).map_err(|_| invalid())
 }
 
 fn refused<T>(outcome: WriteOutcome<T>, expected: Option<TaskStatus>) -> ApiError {
@@ -464,7 +497,7 @@ fn refused<T>(outcome: WriteOutcome<T>, expected: Option<TaskStatus>) -> ApiErro
 #[utoipa::path(
     operation_id = "update_task",
     tag = "tasks",
-    params(TaskPath, ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    params(TaskPath, IfMatch),
     request_body = TaskPatch,
     responses(
         (status = 200, description = "The updated task", body = Task,
@@ -486,10 +519,10 @@ pub async fn update(
     tenant: Tenant,
     pool: web::Data<PgPool>,
     path: web::Path<TaskPath>,
-    req: HttpRequest,
+    if_match: IfMatch,
     Json(patch): Json<TaskPatch>,
 ) -> ApiResult<HttpResponse> {
-    let version = if_match(&req)?;
+    let version = if_match.version;
     let mut errors = Vec::new();
     let validated_patch = patch.validate(&mut Validator::new("", &mut errors));
     let (changes, expected_status) = validated(errors, validated_patch)?;
@@ -498,9 +531,8 @@ pub async fn update(
         && storage::tasks::would_create_cycle(&pool, tenant.id, project_id, task_id, parent_id)
             .await?
     {
-        return Err(ApiError::field(
-            "/parent_task_id",
-            "would make the task its own ancestor",
+        return Err(ApiError::Conflict(
+            "parent_task_id would make the task its own ancestor".into(),
         ));
     }
     let preconditions = Preconditions {
@@ -528,7 +560,7 @@ pub async fn update(
 #[utoipa::path(
     operation_id = "delete_task",
     tag = "tasks",
-    params(TaskPath, ("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    params(TaskPath, IfMatch),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, response = r::BadRequest),
@@ -545,11 +577,11 @@ pub async fn delete(
     tenant: Tenant,
     pool: web::Data<PgPool>,
     path: web::Path<TaskPath>,
-    req: HttpRequest,
+    if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let preconditions = Preconditions {
         status: None,
-        version: if_match(&req)?,
+        version: if_match.version,
     };
     match storage::tasks::delete(
         &pool,

@@ -601,38 +601,31 @@ pub enum After {
 }
 
 impl TaskOrder {
-    /// The cursor that resumes after `task` in this order.
-    pub fn cursor_after(self, task: &Task) -> Cursor {
-        match self {
-            Self::Queue => Cursor::Queue {
-                p: task.priority_score,
-                t: task.created_at,
-                id: task.id,
-            },
-            Self::CreatedAt { .. } => Cursor::Time {
-                t: task.created_at,
-                id: task.id,
-            },
-            Self::UpdatedAt { .. } => Cursor::Time {
-                t: task.updated_at,
-                id: task.id,
-            },
-        }
-    }
-
-    /// Reads a cursor back; `None` when it was made for another kind of order.
+    /// Where a page starts when it resumes after the task `cursor` names; `None` when the
+    /// cursor is not a task cursor.
     pub fn position(self, cursor: &Cursor) -> Option<After> {
-        match (self, cursor) {
-            (Self::Queue, Cursor::Queue { p, t, id }) => Some(After::Queue {
-                priority: *p,
-                created_at: *t,
-                id: *id,
-            }),
-            (Self::CreatedAt { .. } | Self::UpdatedAt { .. }, Cursor::Time { t, id }) => {
-                Some(After::Time { at: *t, id: *id })
-            }
-            _ => None,
-        }
+        let Cursor::Task { p, c, u, id } = *cursor else {
+            return None;
+        };
+        Some(match self {
+            Self::Queue => After::Queue {
+                priority: p,
+                created_at: c,
+                id,
+            },
+            Self::CreatedAt { .. } => After::Time { at: c, id },
+            Self::UpdatedAt { .. } => After::Time { at: u, id },
+        })
+    }
+}
+
+/// The cursor that resumes after `task`, in any order.
+pub fn cursor_after(task: &Task) -> Cursor {
+    Cursor::Task {
+        p: task.priority_score,
+        c: task.created_at,
+        u: task.updated_at,
+        id: task.id,
     }
 }
 

@@ -174,17 +174,21 @@ async fn any_invalid_item_rejects_the_whole_bulk_listing_every_problem() {
 }
 
 #[tokio::test]
-async fn an_unknown_milestone_in_a_bulk_names_the_item_and_writes_nothing() {
+async fn unknown_references_in_a_bulk_are_a_409_naming_each_item_and_nothing_is_written() {
     let app = spawn_app().await;
     let project = app.create_project("p").await;
     let (status, problem) = app
         .bulk(
             project,
-            json!([{"title": "a"}, {"title": "b", "milestone_id": 777}]),
+            json!([{"title": "a"}, {"title": "b", "milestone_id": 777}, {"title": "c", "parent_task_id": 9}]),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(pointers(&problem), ["/tasks/1/milestone_id"]);
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(problem["code"], "reference_not_found");
+    assert_eq!(
+        pointers(&problem),
+        ["/tasks/1/milestone_id", "/tasks/2/parent_task_id"]
+    );
     assert_eq!(app.task_count(project).await, 0);
 }
 

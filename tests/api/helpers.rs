@@ -108,6 +108,7 @@ pub fn serve_settings() -> ServeSettings {
         workers: Some(2),
         max_bulk_tasks: 1000,
         max_body_bytes: 4 * 1024 * 1024,
+        cors_allowed_origins: Vec::new(),
         log: "warn".into(),
         database: DatabaseSettings {
             database_url: None,

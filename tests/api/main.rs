@@ -2,6 +2,7 @@
 //! and talks to it over HTTP.
 
 mod bulk;
+mod hardening;
 mod helpers;
 mod listing;
 mod projects;
