@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sqlx::PgPool;
@@ -35,10 +36,34 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         settings.bind.ip(),
         application.port()
     );
-    let served = application.run_until_stopped().await;
+    let (handle, draining) = (application.handle(), application.draining());
+    let server = tokio::spawn(application.run_until_stopped());
+    let drain = match stop_signal().await? {
+        // An operator's Ctrl-C: no balancer to drain from.
+        StopSignal::Interrupt => Duration::ZERO,
+        StopSignal::Terminate => Duration::from_secs(settings.drain_secs),
+    };
+    Application::drain_and_stop(handle, draining, drain).await;
+    let served = server.await?;
+    tracing::info!("HTTP server stopped");
     pool.close().await;
     tokio::task::spawn_blocking(move || database.shutdown()).await?;
     served.context("the HTTP server failed")
+}
+
+enum StopSignal {
+    Interrupt,
+    Terminate,
+}
+
+async fn stop_signal() -> anyhow::Result<StopSignal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = terminate.recv() => StopSignal::Terminate,
+        _ = interrupt.recv() => StopSignal::Interrupt,
+    })
 }
 
 /// On the first start of an embedded cluster, creates the `default` tenant and keeps its key in

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::telemetry::LogFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "taskdash",
@@ -99,6 +101,18 @@ pub struct ServeSettings {
     #[arg(long, env = "TASKDASH_LOG", default_value = "info")]
     pub log: String,
 
+    /// Log format (default: text on a terminal, JSON otherwise).
+    #[arg(long, env = "TASKDASH_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// On SIGTERM, seconds to keep serving with readiness at 503 before closing the listener.
+    #[arg(long, env = "TASKDASH_DRAIN_SECS", default_value_t = 5)]
+    pub drain_secs: u64,
+
+    /// Seconds in-flight requests get to finish once the listener is closed.
+    #[arg(long, env = "TASKDASH_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
+
     #[command(flatten)]
     pub database: DatabaseSettings,
 }
@@ -120,6 +134,10 @@ pub struct DatabaseSettings {
     /// Seconds a request waits for a free connection before it is answered 503.
     #[arg(long, env = "TASKDASH_POOL_TIMEOUT_SECS", default_value_t = 5)]
     pub acquire_timeout_secs: u64,
+
+    /// Longest a single SQL statement may run before it is cancelled (answered 503).
+    #[arg(long, env = "TASKDASH_STATEMENT_TIMEOUT_SECS", default_value_t = 10)]
+    pub statement_timeout_secs: u64,
 }
 
 impl DatabaseSettings {

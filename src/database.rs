@@ -63,10 +63,10 @@ impl Database {
     }
 
     pub fn pool(&self, settings: &DatabaseSettings) -> PgPool {
-        PgPoolOptions::new()
-            .max_connections(settings.pool_size)
-            .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
-            .connect_lazy_with(self.connect_options.clone())
+        pool_options(settings).connect_lazy_with(self.connect_options.clone().options([(
+            "statement_timeout",
+            format!("{}s", settings.statement_timeout_secs),
+        )]))
     }
 
     /// Stops the embedded server, if this process started one.
@@ -75,6 +75,16 @@ impl Database {
             server.stop();
         }
     }
+}
+
+/// The pool every server uses: bounded in size and in the time a request waits for a
+/// connection. Connections are not pinged before use (that would be a round trip per request);
+/// a connection found broken fails its request with 503 and is replaced.
+pub fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(settings.pool_size)
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+        .test_before_acquire(false)
 }
 
 /// Creates the target database unless it exists. Replicas may race here: losing the race is fine.

@@ -145,6 +145,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the database is unavailable; retry shortly")]
     Unavailable,
+    #[error("this replica is shutting down; retry on another")]
+    ShuttingDown,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -175,7 +177,7 @@ impl ApiError {
             Self::PreconditionFailed => ErrorCode::PreconditionFailed,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
-            Self::Unavailable => ErrorCode::ServiceUnavailable,
+            Self::Unavailable | Self::ShuttingDown => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -216,7 +218,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"taskdash\""));
             }
-            Self::Unavailable => {
+            Self::Unavailable | Self::ShuttingDown => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             Self::MethodNotAllowed { allow } => {
@@ -256,6 +258,7 @@ impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                metrics::counter!("db_errors_total", "kind" => "unavailable").increment(1);
                 tracing::warn!(error = %error, "database unavailable");
                 Self::Unavailable
             }
@@ -263,15 +266,25 @@ impl From<sqlx::Error> for ApiError {
                 if let Some(mapped) = db.constraint().and_then(constraint_error) {
                     return mapped;
                 }
-                // Class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now).
+                // Class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now),
+                // 57014 (statement timeout), 53300 (too many connections).
                 let code = db.code().unwrap_or_default();
-                if code.starts_with("08") || code.starts_with("57P") {
+                if code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "57014"
+                    || code == "53300"
+                {
+                    metrics::counter!("db_errors_total", "kind" => "unavailable").increment(1);
                     tracing::warn!(error = %error, "database unavailable");
                     return Self::Unavailable;
                 }
+                metrics::counter!("db_errors_total", "kind" => "other").increment(1);
                 Self::Internal(error.into())
             }
-            _ => Self::Internal(error.into()),
+            _ => {
+                metrics::counter!("db_errors_total", "kind" => "other").increment(1);
+                Self::Internal(error.into())
+            }
         }
     }
 }

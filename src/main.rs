@@ -1,15 +1,17 @@
 use clap::Parser;
 use taskdash::commands;
 use taskdash::configuration::{Cli, Command, KeyCommand, TenantCommand};
+use taskdash::telemetry::LogFormat;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let log = match &cli.command {
-        Some(Command::Serve(settings)) => settings.log.clone(),
-        _ => cli.serve.log.clone(),
+    let serve = match &cli.command {
+        Some(Command::Serve(settings)) => settings,
+        _ => &cli.serve,
     };
-    taskdash::telemetry::init(&log);
+    let format = serve.log_format.unwrap_or_else(LogFormat::detect);
+    taskdash::telemetry::init(&serve.log, format);
     match cli.command {
         None => commands::serve(cli.serve).await,
         Some(Command::Serve(settings)) => commands::serve(settings).await,

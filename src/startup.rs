@@ -2,9 +2,12 @@
 //! port, which tests use) and exposes the port before serving.
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use actix_cors::Cors;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::{Method, header};
 use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -15,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::configuration::ServeSettings;
 use crate::error::ApiError;
-use crate::telemetry::RequestSpan;
+use crate::telemetry::{self, RequestSpan};
 use crate::{extract, openapi, routes};
 
 /// Request limits handlers consult.
@@ -24,9 +27,24 @@ pub struct Limits {
     pub max_bulk_tasks: usize,
 }
 
+/// Set when the process is shutting down: readiness answers 503 so balancers stop sending
+/// new requests while in-flight ones finish.
+#[derive(Clone, Debug, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,
+    draining: Draining,
 }
 
 impl Application {
@@ -40,15 +58,20 @@ impl Application {
         });
         let max_body_bytes = settings.max_body_bytes;
         let origins = settings.cors_allowed_origins.clone();
+        let draining = Draining::default();
+        let draining_data = web::Data::new(draining.clone());
+        telemetry::metrics();
         let mut server = HttpServer::new(move || {
             App::new()
                 // The first `wrap` is the innermost.
                 .wrap(from_fn(extract::require_utf8_query))
+                .wrap(from_fn(telemetry::observe))
                 .wrap(security_headers())
                 .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(pool.clone())
                 .app_data(limits.clone())
+                .app_data(draining_data.clone())
                 .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(extract::configure)
                 .into_utoipa_app()
@@ -57,20 +80,43 @@ impl Application {
                 .configure(|cfg| routes::method_not_allowed(cfg, &spec))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
                 .route("/", web::get().to(to_docs))
+                .route("/metrics", web::get().to(routes::metrics))
                 .default_service(web::to(unknown_route))
         })
-        .listen(listener)?;
+        .listen(listener)?
+        // Signals are ours (see `commands::serve`): readiness must turn 503 before we stop.
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout_secs);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
         Ok(Self {
             port,
             server: server.run(),
+            draining,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn draining(&self) -> Draining {
+        self.draining.clone()
+    }
+
+    /// Graceful stop for a load-balanced replica: readiness turns 503, new requests keep being
+    /// served for `drain` (while balancers notice), then the listener closes and in-flight
+    /// requests get up to the shutdown timeout to finish.
+    pub async fn drain_and_stop(handle: ServerHandle, draining: Draining, drain: Duration) {
+        draining.start();
+        tracing::info!(?drain, "draining: readiness now answers 503");
+        tokio::time::sleep(drain).await;
+        handle.stop(true).await;
     }
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests (actix's graceful shutdown).

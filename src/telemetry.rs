@@ -1,28 +1,137 @@
-//! Logging: `tracing` to stderr, filtered by `--log` / `TASKDASH_LOG`.
+//! Logs, request ids and metrics.
+//!
+//! Each request runs in a root span carrying its request id (`X-Request-Id` from the client, or
+//! generated) and, once authenticated, its tenant; [`observe`] writes one log line per request,
+//! answers with `X-Request-Id` and records Prometheus metrics.
 
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix_web::HttpMessage;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
-pub fn init(filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Log format: `json` (one object per line, for collectors) or `text` (for people).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
 }
 
-/// The root span of every request: tracing-actix-web's fields (request id, route, status…) plus
-/// the tenant, recorded by the `Tenant` extractor once the API key is known.
+impl LogFormat {
+    /// Text on a terminal, JSON otherwise.
+    pub fn detect() -> Self {
+        if std::io::stderr().is_terminal() {
+            Self::Text
+        } else {
+            Self::Json
+        }
+    }
+}
+
+pub fn init(filter: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// The process-wide Prometheus recorder (installed once, shared by every server in the process).
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("http_request_duration_seconds".into()),
+                &[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0,
+                ],
+            )
+            .expect("valid buckets");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder is installed, in which case ours simply stays unused.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// The root span of every request: tracing-actix-web's fields plus the tenant, recorded by the
+/// `Tenant` extractor once the API key is known, and our request id.
 pub struct RequestSpan;
 
 impl tracing_actix_web::RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
-        tracing_actix_web::root_span!(request, tenant_id = tracing::field::Empty)
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        tracing_actix_web::root_span!(
+            request,
+            tenant_id = tracing::field::Empty,
+            client_request_id = tracing::field::Empty
+        )
     }
 
-    fn on_request_end<B: actix_web::body::MessageBody>(
+    fn on_request_end<B: MessageBody>(
         span: tracing::Span,
-        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
         tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
+}
+
+/// A client's `X-Request-Id` is kept when it is short, printable ASCII; else we use ours.
+fn client_request_id(req: &ServiceRequest) -> Option<HeaderValue> {
+    let value = req.headers().get(&REQUEST_ID)?;
+    let ok = (1..=128).contains(&value.len()) && value.as_bytes().iter().all(u8::is_ascii_graphic);
+    ok.then(|| value.clone())
+}
+
+/// Middleware: request id in and out, one log line per request, request metrics.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let span = tracing::Span::current();
+    let request_id = match client_request_id(&req) {
+        Some(id) => {
+            span.record("client_request_id", id.to_str().unwrap_or_default());
+            id
+        }
+        None => req
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
+            .unwrap_or_else(|| HeaderValue::from_static("-")),
+    };
+    let method = req.method().to_string();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let mut response = next.call(req).await?;
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    response.headers_mut().insert(REQUEST_ID, request_id);
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method.clone(), "route" => route.clone()).record(seconds);
+    tracing::info!(
+        http.method = %method,
+        http.route = %route,
+        http.status_code = status,
+        latency_ms = seconds * 1000.0,
+        "request"
+    );
+    Ok(response)
 }

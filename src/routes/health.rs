@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::startup::Draining;
 
 #[derive(Serialize, ToSchema)]
 pub struct HealthStatus {
@@ -25,7 +26,8 @@ pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(HealthStatus { status: "ok" })
 }
 
-/// Readiness: 200 when the database answers, 503 otherwise (take this replica out of rotation).
+/// Readiness: 200 when the database answers; 503 when it does not, or while this replica shuts
+/// down (take it out of rotation).
 #[utoipa::path(
     operation_id = "health_ready",
     tag = "operations",
@@ -36,7 +38,13 @@ pub async fn live() -> HttpResponse {
     security(())
 )]
 #[get("/health/ready")]
-pub async fn ready(pool: web::Data<PgPool>) -> Result<HttpResponse, ApiError> {
+pub async fn ready(
+    pool: web::Data<PgPool>,
+    draining: web::Data<Draining>,
+) -> Result<HttpResponse, ApiError> {
+    if draining.is_draining() {
+        return Err(ApiError::ShuttingDown);
+    }
     sqlx::query("SELECT 1")
         .execute(pool.get_ref())
         .await

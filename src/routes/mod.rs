@@ -36,6 +36,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(tasks::delete);
 }
 
+/// Prometheus metrics (text exposition format): requests by route and status, latency
+/// histograms, pool usage, tasks created and skipped, database errors. Unauthenticated, like the
+/// health checks: expose it only where your scraper runs.
+pub async fn metrics(pool: web::Data<sqlx::PgPool>) -> actix_web::HttpResponse {
+    let idle = pool.num_idle() as f64;
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(idle);
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(pool.size()) - idle);
+    metrics::gauge!("db_pool_max_connections").set(f64::from(pool.options().get_max_connections()));
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::telemetry::metrics().render())
+}
+
 /// For every documented path, answers the methods it does not serve with 405 and an `Allow`
 /// header. Derived from the spec, so it cannot drift from the routes. Register after the routes.
 pub fn method_not_allowed(cfg: &mut web::ServiceConfig, spec: &utoipa::openapi::OpenApi) {

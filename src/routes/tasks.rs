@@ -77,14 +77,21 @@ pub async fn create(
     let task = validated(errors, task)?;
     Ok(
         match storage::tasks::create(&pool, tenant.id, path.project_id, &task).await? {
-            Created::New(task) => HttpResponse::Created()
-                .insert_header((header::LOCATION, task_location(&task)))
-                .insert_header((header::ETAG, task.etag()))
-                .json(task),
-            Created::Existing(task) => HttpResponse::Ok()
-                .insert_header((REPLAYED, "true"))
-                .insert_header((header::ETAG, task.etag()))
-                .json(task),
+            Created::New(task) => {
+                metrics::counter!("tasks_created_total", "via" => "single").increment(1);
+                HttpResponse::Created()
+                    .insert_header((header::LOCATION, task_location(&task)))
+                    .insert_header((header::ETAG, task.etag()))
+                    .json(task)
+            }
+            Created::Existing(task) => {
+                metrics::counter!("tasks_skipped_total", "reason" => "duplicate_external_id")
+                    .increment(1);
+                HttpResponse::Ok()
+                    .insert_header((REPLAYED, "true"))
+                    .insert_header((header::ETAG, task.etag()))
+                    .json(task)
+            }
         },
     )
 }
@@ -225,6 +232,14 @@ pub async fn create_bulk(
             reason,
             external_id,
         });
+    }
+    metrics::counter!("tasks_created_total", "via" => "bulk").increment(created.len() as u64);
+    for item in &skipped {
+        let reason = match item.reason {
+            SkipReason::DuplicateExternalId => "duplicate_external_id",
+            SkipReason::DuplicateInRequest => "duplicate_in_request",
+        };
+        metrics::counter!("tasks_skipped_total", "reason" => reason).increment(1);
     }
     let summary = BulkSummary {
         total_requested: count,

@@ -7,7 +7,7 @@ use std::sync::{Mutex, OnceLock};
 
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use taskdash::configuration::{DatabaseSettings, ServeSettings};
 use taskdash::database::{self, MIGRATOR};
@@ -110,11 +110,15 @@ pub fn serve_settings() -> ServeSettings {
         max_body_bytes: 4 * 1024 * 1024,
         cors_allowed_origins: Vec::new(),
         log: "warn".into(),
+        log_format: None,
+        drain_secs: 0,
+        shutdown_timeout_secs: 5,
         database: DatabaseSettings {
             database_url: None,
             data_dir: PathBuf::from("unused"),
             pool_size: 10,
             acquire_timeout_secs: 5,
+            statement_timeout_secs: 10,
         },
     }
 }
@@ -132,8 +136,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(settings: ServeSettings) -> TestApp {
     let options = fresh_database().await;
-    let pool = PgPoolOptions::new()
-        .max_connections(settings.database.pool_size)
+    let pool = database::pool_options(&settings.database)
         .connect_with(options)
         .await
         .expect("connect to the test database");

@@ -5,6 +5,7 @@ mod bulk;
 mod hardening;
 mod helpers;
 mod listing;
+mod operations;
 mod projects;
 mod spec;
 mod tasks;
