@@ -132,7 +132,11 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
 
     /// Seconds a request waits for a free connection before it is answered 503.
-    #[arg(long, env = "TASKDASH_POOL_TIMEOUT_SECS", default_value_t = 5)]
+    #[arg(
+        long = "pool-timeout-secs",
+        env = "TASKDASH_POOL_TIMEOUT_SECS",
+        default_value_t = 5
+    )]
     pub acquire_timeout_secs: u64,
 
     /// Longest a single SQL statement may run before it is cancelled (answered 503).

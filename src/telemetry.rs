@@ -85,11 +85,15 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
         )
     }
 
+    /// Only the status is recorded: [`observe`] writes the request's log line, and internal
+    /// errors are logged in full where they are turned into a response.
     fn on_request_end<B: MessageBody>(
         span: tracing::Span,
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
-        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+        if let Ok(response) = outcome {
+            span.record("http.status_code", response.status().as_u16());
+        }
     }
 }
 

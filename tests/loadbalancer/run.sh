@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Proof on loopback that taskdash works as stateless replicas behind a real load balancer:
+# PostgreSQL, three replicas started at the same moment on a fresh database, nginx in front
+# (deploy/nginx.conf with loopback addresses), then four scenarios through nginx:
+#   storm     many clients creating the same external_ids (single and bulk)
+#   sigkill   SIGKILL a replica under load; clients retry like the workflow client
+#   pgrestart restart PostgreSQL under load: 503s meanwhile, replicas recover by themselves
+#   rolling   SIGTERM each replica in turn under load: zero failed requests
+# Usage: tests/loadbalancer/run.sh [path/to/taskdash] [scenario ...]. Everything it starts,
+# it stops; each scenario is bounded in requests and time.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+binary=$(realpath "${1:-target/release/taskdash}")
+shift || true
+scenarios=("${@:-storm sigkill pgrestart rolling}")
+scenarios=(${scenarios[*]})
+
+export LB_DIR; LB_DIR=$(mktemp -d /tmp/taskdash-lb-XXXXXX)
+chmod 755 "$LB_DIR"
+pg_port=55432
+export LB_PORT=18200
+replica_ports=(18201 18202 18203)
+export LB_REPLICA_PORTS="18201,18202,18203"
+pg_bin=$(dirname "$(realpath "$(command -v initdb 2>/dev/null || ls /usr/lib/postgresql/*/bin/initdb | tail -n 1)")")
+run_as_pg=""
+if [ "$(id -u)" = 0 ]; then run_as_pg="runuser -u postgres --"; fi
+url="postgres://postgres@127.0.0.1:$pg_port/taskdash"
+export LB_PSQL="psql -h 127.0.0.1 -p $pg_port -U postgres -d taskdash"
+
+cleanup() {
+    set +e
+    for n in 1 2 3; do [ -f "$LB_DIR/replica-$n.pid" ] && kill -KILL "$(cat "$LB_DIR/replica-$n.pid")" 2>/dev/null; done
+    [ -f "$LB_DIR/nginx.pid" ] && kill "$(cat "$LB_DIR/nginx.pid")" 2>/dev/null
+    "$LB_DIR/pg.sh" stop -m immediate >/dev/null 2>&1
+    sleep 0.5
+    [ -n "${LB_KEEP:-}" ] && echo "kept $LB_DIR" || rm -rf "$LB_DIR"
+}
+trap cleanup EXIT
+
+# Helper scripts the driver calls to disrupt things.
+cat >"$LB_DIR/pg.sh" <<SCRIPT
+#!/usr/bin/env bash
+exec $run_as_pg "$pg_bin/pg_ctl" -D "$LB_DIR/pg" -l "$LB_DIR/pg.log" \
+    -o "-p $pg_port -k $LB_DIR/sock -c listen_addresses=127.0.0.1 -c max_connections=200" "\$@"
+SCRIPT
+cat >"$LB_DIR/start-replica.sh" <<SCRIPT
+#!/usr/bin/env bash
+n=\$1; port=\$((18200 + n))
+"$binary" --bind 127.0.0.1:\$port --database-url "$url" --pool-size 12 --pool-timeout-secs 2 \
+    --drain-secs 1 --log warn --log-format json >>"$LB_DIR/replica-\$n.log" 2>&1 &
+echo \$! >"$LB_DIR/replica-\$n.pid"
+for _ in \$(seq 1 100); do curl -fs "http://127.0.0.1:\$port/health/ready" >/dev/null && exit 0; sleep 0.1; done
+echo "replica \$n did not become ready"; exit 1
+SCRIPT
+cat >"$LB_DIR/kill-replica.sh" <<SCRIPT
+#!/usr/bin/env bash
+kill -KILL "\$(cat "$LB_DIR/replica-\$1.pid")"
+SCRIPT
+cat >"$LB_DIR/roll-replica.sh" <<SCRIPT
+#!/usr/bin/env bash
+pid=\$(cat "$LB_DIR/replica-\$1.pid")
+kill -TERM "\$pid"
+while kill -0 "\$pid" 2>/dev/null; do sleep 0.05; done
+exec "$LB_DIR/start-replica.sh" "\$1"
+SCRIPT
+chmod +x "$LB_DIR"/*.sh
+
+echo "==> PostgreSQL on 127.0.0.1:$pg_port"
+mkdir "$LB_DIR/pg" "$LB_DIR/sock"
+touch "$LB_DIR/pg.log"
+if [ -n "$run_as_pg" ]; then chown postgres "$LB_DIR/pg" "$LB_DIR/sock" "$LB_DIR/pg.log"; fi
+$run_as_pg "$pg_bin/initdb" -D "$LB_DIR/pg" -U postgres --auth=trust --no-locale -E UTF8 --no-sync >/dev/null
+"$LB_DIR/pg.sh" start -w >/dev/null
+$run_as_pg "$pg_bin/createdb" -h 127.0.0.1 -p $pg_port -U postgres taskdash
+
+echo "==> three replicas started at the same moment on the fresh database"
+for n in 1 2 3; do "$LB_DIR/start-replica.sh" $n & done
+wait
+export LB_KEY
+LB_KEY=$("$binary" tenant create loadbalancer --database-url "$url" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+
+echo "==> nginx on 127.0.0.1:$LB_PORT (deploy/nginx.conf, loopback upstreams)"
+mkdir -p "$LB_DIR/nginx"
+sed -e "s/taskdash-\([123]\):8080/127.0.0.1:1820\1/" -e "s/listen 80;/listen 127.0.0.1:$LB_PORT;/" \
+    deploy/nginx.conf >"$LB_DIR/nginx.conf"
+nginx -p "$LB_DIR/nginx" -c "$LB_DIR/nginx.conf" -e "$LB_DIR/nginx-error.log" \
+    -g "pid $LB_DIR/nginx.pid; error_log $LB_DIR/nginx-error.log;"
+for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$LB_PORT/health" >/dev/null && break; sleep 0.1; done
+
+status=0
+for scenario in "${scenarios[@]}"; do
+    echo "==> $scenario"
+    timeout 300 python3 tests/loadbalancer/driver.py "$scenario" || status=1
+done
+if grep -h '"level":"ERROR"' "$LB_DIR"/replica-*.log | head -5 | grep -q .; then
+    echo "errors logged by the replicas:"; grep -h '"level":"ERROR"' "$LB_DIR"/replica-*.log | head -5
+fi
+exit $status
