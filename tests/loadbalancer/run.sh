@@ -87,9 +87,30 @@ nginx -p "$LB_DIR/nginx" -c "$LB_DIR/nginx.conf" -e "$LB_DIR/nginx-error.log" \
     -g "pid $LB_DIR/nginx.pid; error_log $LB_DIR/nginx-error.log;"
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$LB_PORT/health" >/dev/null && break; sleep 0.1; done
 
+# Not a test (nothing is asserted on speed): create throughput through nginx with three
+# replicas, then with one, in the same run. Used by docs/deployment.md.
+throughput() {
+    local project
+    project=$(curl -fs -H "Authorization: Bearer $LB_KEY" -H 'Content-Type: application/json' \
+        "http://127.0.0.1:$LB_PORT/projects" -d '{"name": "wrk", "slug": "wrk"}' \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    for replicas in 3 1; do
+        if [ "$replicas" = 1 ]; then
+            for n in 2 3; do
+                pid=$(cat "$LB_DIR/replica-$n.pid"); kill -TERM "$pid"
+                while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+            done
+        fi
+        echo "--- $replicas replica(s), 64 connections, 15 s"
+        TASKDASH_KEY=$LB_KEY wrk -t2 -c64 -d15s -s bench/create.lua \
+            "http://127.0.0.1:$LB_PORT/projects/$project/tasks"
+    done
+}
+
 status=0
 for scenario in "${scenarios[@]}"; do
     echo "==> $scenario"
+    if [ "$scenario" = throughput ]; then throughput; continue; fi
     timeout 300 python3 tests/loadbalancer/driver.py "$scenario" || status=1
 done
 if grep -h '"level":"ERROR"' "$LB_DIR"/replica-*.log | head -5 | grep -q .; then
