@@ -3,11 +3,17 @@
 //!
 //! Keys look like `tdk_` + 64 hex digits (256 random bits). The prefix lets secret scanners
 //! spot leaked keys; only the SHA-256 of the whole key is stored, so a key is shown once.
+//!
+//! Lookups are cached per replica for `--auth-cache-secs`, so authentication costs no database
+//! round trip on the hot path; that is also the bound on how long a revoked key keeps working.
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
@@ -41,6 +47,39 @@ fn well_formed(token: &str) -> bool {
     })
 }
 
+/// Recent key lookups (hash → tenant, or `None` for no such active key), shared by a replica's
+/// workers. Concurrent lookups of one key share one query.
+#[derive(Clone)]
+pub struct KeyCache {
+    cache: Option<moka::future::Cache<Vec<u8>, Option<i64>>>,
+}
+
+impl KeyCache {
+    /// `ttl` zero disables caching: every request checks its key in the database.
+    pub fn new(ttl: Duration) -> Self {
+        let cache = (!ttl.is_zero()).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build()
+        });
+        Self { cache }
+    }
+
+    async fn tenant_for(&self, pool: &PgPool, hash: Vec<u8>) -> Result<Option<i64>, ApiError> {
+        let Some(cache) = &self.cache else {
+            return Ok(storage::tenants::tenant_for_key(pool, &hash).await?);
+        };
+        cache
+            .try_get_with(hash.clone(), storage::tenants::tenant_for_key(pool, &hash))
+            .await
+            .map_err(|error: Arc<sqlx::Error>| {
+                tracing::warn!(error = %error, "API key lookup failed");
+                ApiError::Unavailable
+            })
+    }
+}
+
 /// The authenticated caller.
 #[derive(Clone, Copy, Debug)]
 pub struct Tenant {
@@ -54,11 +93,13 @@ impl FromRequest for Tenant {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer_token(req).filter(|token| well_formed(token));
         let pool = req.app_data::<web::Data<PgPool>>().cloned();
+        let cache = req.app_data::<web::Data<KeyCache>>().cloned();
         Box::pin(async move {
-            let (Some(token), Some(pool)) = (token, pool) else {
+            let (Some(token), Some(pool), Some(cache)) = (token, pool, cache) else {
                 return Err(ApiError::Unauthorized);
             };
-            let tenant_id = storage::tenants::tenant_for_key(&pool, &hash_key(&token))
+            let tenant_id = cache
+                .tenant_for(&pool, hash_key(&token))
                 .await?
                 .ok_or(ApiError::Unauthorized)?;
             tracing::Span::current().record("tenant_id", tenant_id);

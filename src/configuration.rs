@@ -92,6 +92,11 @@ pub struct ServeSettings {
     #[arg(long, env = "TASKDASH_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Seconds a replica remembers an API key lookup: the longest a revoked key keeps working.
+    /// 0 checks every request's key in the database.
+    #[arg(long, env = "TASKDASH_AUTH_CACHE_SECS", default_value_t = 5)]
+    pub auth_cache_secs: u64,
+
     /// Browser origins allowed to call the API (CORS), comma-separated, such as
     /// `https://dash.example.com`. Default: none.
     #[arg(long, env = "TASKDASH_CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]

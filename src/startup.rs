@@ -16,6 +16,7 @@ use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::KeyCache;
 use crate::configuration::ServeSettings;
 use crate::error::ApiError;
 use crate::telemetry::{self, RequestSpan};
@@ -58,6 +59,8 @@ impl Application {
         });
         let max_body_bytes = settings.max_body_bytes;
         let origins = settings.cors_allowed_origins.clone();
+        let key_cache =
+            web::Data::new(KeyCache::new(Duration::from_secs(settings.auth_cache_secs)));
         let draining = Draining::default();
         let draining_data = web::Data::new(draining.clone());
         telemetry::metrics();
@@ -72,6 +75,7 @@ impl Application {
                 .app_data(pool.clone())
                 .app_data(limits.clone())
                 .app_data(draining_data.clone())
+                .app_data(key_cache.clone())
                 .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(extract::configure)
                 .into_utoipa_app()

@@ -109,6 +109,7 @@ pub fn serve_settings() -> ServeSettings {
         max_bulk_tasks: 1000,
         max_body_bytes: 4 * 1024 * 1024,
         cors_allowed_origins: Vec::new(),
+        auth_cache_secs: 0,
         log: "warn".into(),
         log_format: None,
         drain_secs: 0,

@@ -69,6 +69,32 @@ async fn a_revoked_key_is_refused_at_once() {
 }
 
 #[tokio::test]
+async fn with_the_key_cache_a_revoked_key_stops_working_within_its_ttl() {
+    let mut settings = crate::helpers::serve_settings();
+    settings.auth_cache_secs = 3;
+    let app = crate::helpers::spawn_app_with(settings).await;
+    assert_eq!(
+        app.get("/projects").send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    sqlx::query("UPDATE api_keys SET revoked_at = now()")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // Served from the cache (no database round trip) until the entry expires, then refused.
+    assert_eq!(
+        app.get("/projects").send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    assert_problem(
+        app.get("/projects").send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn another_tenant_gets_404_on_every_route_of_a_project_it_does_not_own() {
     let app = spawn_app().await;
     let project = app.create_project("mine").await;
