@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The benchmark, one command: builds the release binary, then runs bench/bench.py (private
+# durable PostgreSQL, the server, wrk against it and pgbench against the same SQL, in one run).
+# BENCH_SECONDS (default 10) sets the length of each run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v psql >/dev/null || missing+=(postgresql-client)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    else
+        echo "install: ${missing[*]}"; exit 1
+    fi
+fi
+cargo build --release --quiet
+python3 bench/bench.py
