@@ -102,9 +102,10 @@ def rss_kb(pid, field):
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(script, path, connections, env):
+def wrk(mode, path, connections, env):
     args = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{DURATION}s", "--latency",
-            "-s", os.path.join(ROOT, "bench", script), BASE + path]
+            "-s", os.path.join(ROOT, "bench/load.lua"), BASE + path]
+    env = {**env, "BENCH_MODE": mode}
     out = subprocess.run(args, check=True, capture_output=True, text=True, env={**os.environ, **env}).stdout
     percentile = {}
     for p, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", out, re.M):
@@ -239,21 +240,21 @@ def main():
         variables = {"project": project, "tenant": tenant, "lproject": list_project}
 
         scenarios = [
-            ("create c1", "create.lua", f"/projects/{project}/tasks", 1, "create.sql", {}),
-            ("create c16", "create.lua", f"/projects/{project}/tasks", 16, "create.sql", {}),
-            ("create c64", "create.lua", f"/projects/{project}/tasks", 64, "create.sql", {}),
-            ("re-run c16", "rerun.lua", f"/projects/{project}/tasks", 16, "rerun.sql", {}),
-            ("storm c64", "storm.lua", f"/projects/{project}/tasks", 64, "storm.sql", {}),
-            ("bulk100 c1", "bulk.lua", f"/projects/{project}/tasks:bulk", 1, "bulk.sql", {"n": 100}),
-            ("bulk100 c16", "bulk.lua", f"/projects/{project}/tasks:bulk", 16, "bulk.sql", {"n": 100}),
-            ("bulk1000 c1", "bulk.lua", f"/projects/{project}/tasks:bulk", 1, "bulk.sql", {"n": 1000}),
-            ("bulk1000 c16", "bulk.lua", f"/projects/{project}/tasks:bulk", 16, "bulk.sql", {"n": 1000}),
-            ("list100 c1", "list.lua", f"/projects/{list_project}/tasks?limit=100", 1, "list.sql", {}),
-            ("list100 c16", "list.lua", f"/projects/{list_project}/tasks?limit=100", 16, "list.sql", {}),
+            ("create c1", "create", f"/projects/{project}/tasks", 1, "create.sql", {}),
+            ("create c16", "create", f"/projects/{project}/tasks", 16, "create.sql", {}),
+            ("create c64", "create", f"/projects/{project}/tasks", 64, "create.sql", {}),
+            ("re-run c16", "rerun", f"/projects/{project}/tasks", 16, "rerun.sql", {}),
+            ("storm c64", "storm", f"/projects/{project}/tasks", 64, "storm.sql", {}),
+            ("bulk100 c1", "bulk", f"/projects/{project}/tasks:bulk", 1, "bulk.sql", {"n": 100}),
+            ("bulk100 c16", "bulk", f"/projects/{project}/tasks:bulk", 16, "bulk.sql", {"n": 100}),
+            ("bulk1000 c1", "bulk", f"/projects/{project}/tasks:bulk", 1, "bulk.sql", {"n": 1000}),
+            ("bulk1000 c16", "bulk", f"/projects/{project}/tasks:bulk", 16, "bulk.sql", {"n": 1000}),
+            ("list100 c1", "list", f"/projects/{list_project}/tasks?limit=100", 1, "list.sql", {}),
+            ("list100 c16", "list", f"/projects/{list_project}/tasks?limit=100", 16, "list.sql", {}),
         ]
         rows = []
-        for name, lua, path, connections, sql, extra in scenarios:
-            server_result = wrk(lua, path, connections, {**env, "BULK_SIZE": str(extra.get("n", 0))})
+        for name, mode, path, connections, sql, extra in scenarios:
+            server_result = wrk(mode, path, connections, {**env, "BULK_SIZE": str(extra.get("n", 0))})
             ceiling = ceiling_stats(*cluster.pgbench(scripts[sql], connections, {**variables, **extra}))
             row = {"scenario": name, "server": server_result, "ceiling": ceiling,
                    "ratio": server_result["throughput"] / ceiling["throughput"],

@@ -128,6 +128,7 @@ pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
     pub api_key: String,
+    pub api_key_id: i64,
     pub client: reqwest::Client,
 }
 
@@ -149,6 +150,7 @@ pub async fn spawn_app_with(settings: ServeSettings) -> TestApp {
         address: String::new(),
         pool: pool.clone(),
         api_key: issued.api_key,
+        api_key_id: issued.api_key_id,
         client: reqwest::Client::new(),
     };
     app.address = app.start_server(&settings);
@@ -170,6 +172,15 @@ impl TestApp {
             .unwrap()
             .unwrap()
             .api_key
+    }
+
+    /// Revokes the app's key the way `taskdash key revoke` does.
+    pub async fn revoke_key(&self) {
+        assert!(
+            tenants::revoke_key(&self.pool, self.api_key_id)
+                .await
+                .unwrap()
+        );
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -57,10 +57,7 @@ async fn a_revoked_key_is_refused_at_once() {
         app.get("/projects").send().await.unwrap().status(),
         StatusCode::OK
     );
-    sqlx::query("UPDATE api_keys SET revoked_at = now()")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    app.revoke_key().await;
     assert_problem(
         app.get("/projects").send().await.unwrap(),
         StatusCode::UNAUTHORIZED,
@@ -77,10 +74,7 @@ async fn with_the_key_cache_a_revoked_key_stops_working_within_its_ttl() {
         app.get("/projects").send().await.unwrap().status(),
         StatusCode::OK
     );
-    sqlx::query("UPDATE api_keys SET revoked_at = now()")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    app.revoke_key().await;
     // Served from the cache (no database round trip) until the entry expires, then refused.
     assert_eq!(
         app.get("/projects").send().await.unwrap().status(),

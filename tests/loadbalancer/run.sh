@@ -102,7 +102,7 @@ throughput() {
             done
         fi
         echo "--- $replicas replica(s), 64 connections, 15 s"
-        TASKDASH_KEY=$LB_KEY wrk -t2 -c64 -d15s -s bench/create.lua \
+        BENCH_MODE=create TASKDASH_KEY=$LB_KEY wrk -t2 -c64 -d15s -s bench/load.lua \
             "http://127.0.0.1:$LB_PORT/projects/$project/tasks"
     done
 }
