@@ -57,7 +57,8 @@ pub fn metrics() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(
-                Matcher::Full("http_request_duration_seconds".into()),
+                // http_request_duration_seconds and db_pool_acquire_seconds.
+                Matcher::Suffix("_seconds".into()),
                 &[
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                     10.0,

@@ -37,8 +37,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// Prometheus metrics (text exposition format): requests by route and status, latency
-/// histograms, pool usage, tasks created and skipped, database errors. Unauthenticated, like the
-/// health checks: expose it only where your scraper runs.
+/// histograms, pool usage and acquire waits, tasks created and skipped, database errors.
+/// Unauthenticated, like the health checks: expose it only where your scraper runs.
 pub async fn metrics(pool: web::Data<sqlx::PgPool>) -> actix_web::HttpResponse {
     let idle = pool.num_idle() as f64;
     metrics::gauge!("db_pool_connections", "state" => "idle").set(idle);

@@ -33,7 +33,7 @@ pub async fn create(
     .bind(milestone.slug.as_str())
     .bind(milestone.description.as_ref().map(|d| d.as_str()))
     .bind(milestone.status)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *super::acquire(pool).await?)
     .await
 }
 
@@ -56,7 +56,7 @@ pub async fn list(
     .bind(tenant_id)
     .bind(after_id)
     .bind(limit + 1)
-    .fetch_all(pool)
+    .fetch_all(&mut *super::acquire(pool).await?)
     .await
 }
 
@@ -76,7 +76,7 @@ pub async fn get(
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *super::acquire(pool).await?)
     .await
 }
 
@@ -112,7 +112,7 @@ pub async fn update(
     .bind(set_description)
     .bind(description)
     .bind(changes.status)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *super::acquire(pool).await?)
     .await
 }
 
@@ -126,7 +126,7 @@ pub async fn delete(pool: &PgPool, tenant_id: i64, project_id: i64, id: i64) -> 
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
-    .execute(pool)
+    .execute(&mut *super::acquire(pool).await?)
     .await?;
     Ok(result.rows_affected() == 1)
 }

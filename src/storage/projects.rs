@@ -14,7 +14,7 @@ pub async fn create(pool: &PgPool, tenant_id: i64, project: &NewNamed) -> sqlx::
     .bind(project.name.as_str())
     .bind(project.slug.as_str())
     .bind(project.description.as_ref().map(|d| d.as_str()))
-    .fetch_one(pool)
+    .fetch_one(&mut *super::acquire(pool).await?)
     .await
 }
 
@@ -34,7 +34,7 @@ pub async fn list(
     .bind(tenant_id)
     .bind(after_id)
     .bind(limit + 1)
-    .fetch_all(pool)
+    .fetch_all(&mut *super::acquire(pool).await?)
     .await
 }
 
@@ -45,7 +45,7 @@ pub async fn get(pool: &PgPool, tenant_id: i64, id: i64) -> sqlx::Result<Option<
     )))
     .bind(id)
     .bind(tenant_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *super::acquire(pool).await?)
     .await
 }
 
@@ -74,7 +74,7 @@ pub async fn update(
     .bind(changes.slug.as_ref().map(|s| s.as_str()))
     .bind(set_description)
     .bind(description)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *super::acquire(pool).await?)
     .await
 }
 
@@ -84,7 +84,7 @@ pub async fn delete(pool: &PgPool, tenant_id: i64, id: i64) -> sqlx::Result<bool
     let result = sqlx::query("DELETE FROM projects WHERE id = $1 AND tenant_id = $2")
         .bind(id)
         .bind(tenant_id)
-        .execute(pool)
+        .execute(&mut *super::acquire(pool).await?)
         .await?;
     Ok(result.rows_affected() == 1)
 }

@@ -98,7 +98,7 @@ pub async fn create(
         .bind(task.milestone_id)
         .bind(task.parent_task_id)
         .bind(labels_param(&task.labels))
-        .fetch_optional(pool)
+        .fetch_optional(&mut *super::acquire(pool).await?)
         .await?;
         if let Some(task) = inserted {
             return Ok(Created::New(task));
@@ -135,7 +135,7 @@ async fn find_by_external_ids(
     .bind(project_id)
     .bind(tenant_id)
     .bind(external_ids)
-    .fetch_all(pool)
+    .fetch_all(&mut *super::acquire(pool).await?)
     .await
 }
 
@@ -317,7 +317,7 @@ async fn insert_batch(
     .bind(&milestone_ids)
     .bind(&parent_ids)
     .bind(&labels)
-    .fetch_all(pool)
+    .fetch_all(&mut *super::acquire(pool).await?)
     .await;
     match rows {
         Ok(rows) => Ok(rows
@@ -371,7 +371,7 @@ async fn unknown_references(
     .bind(project_id)
     .bind(&milestone_ids)
     .bind(&parent_ids)
-    .fetch_one(pool)
+    .fetch_one(&mut *super::acquire(pool).await?)
     .await?;
     let mut bad = Vec::new();
     for &index in indices {
@@ -408,7 +408,7 @@ pub async fn get(
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *super::acquire(pool).await?)
     .await
 }
 
@@ -477,7 +477,7 @@ pub async fn update(
     .bind(changes.labels.as_deref().map(labels_param))
     .bind(preconditions.status)
     .bind(preconditions.version)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *super::acquire(pool).await?)
     .await?;
     match updated {
         Some(task) => Ok(WriteOutcome::Done(task)),
@@ -502,7 +502,7 @@ pub async fn delete(
     .bind(tenant_id)
     .bind(id)
     .bind(preconditions.version)
-    .execute(pool)
+    .execute(&mut *super::acquire(pool).await?)
     .await?;
     if result.rows_affected() == 1 {
         return Ok(WriteOutcome::Done(()));
@@ -562,7 +562,7 @@ pub async fn would_create_cycle(
     .bind(task_id)
     .bind(parent_id)
     .bind(tenant_id)
-    .fetch_one(pool)
+    .fetch_one(&mut *super::acquire(pool).await?)
     .await
 }
 
@@ -729,7 +729,10 @@ pub async fn list(
         ));
     }
     query.push(" LIMIT ").push_bind(limit + 1);
-    query.build_query_as().fetch_all(pool).await
+    query
+        .build_query_as()
+        .fetch_all(&mut *super::acquire(pool).await?)
+        .await
 }
 
 /// Makes a user's prefix literal inside LIKE (backslash is LIKE's default escape).

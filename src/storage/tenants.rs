@@ -25,14 +25,14 @@ pub async fn tenant_for_key(pool: &PgPool, key_hash: &[u8]) -> sqlx::Result<Opti
         "SELECT tenant_id FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
     )
     .bind(key_hash)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *super::acquire(pool).await?)
     .await
 }
 
 pub async fn find_tenant(pool: &PgPool, name: &str) -> sqlx::Result<Option<TenantRecord>> {
     sqlx::query_as("SELECT id, name, created_at FROM tenants WHERE name = $1")
         .bind(name)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *super::acquire(pool).await?)
         .await
 }
 
@@ -94,7 +94,7 @@ pub async fn revoke_key(pool: &PgPool, key_id: i64) -> sqlx::Result<bool> {
     let result =
         sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
             .bind(key_id)
-            .execute(pool)
+            .execute(&mut *super::acquire(pool).await?)
             .await?;
     Ok(result.rows_affected() == 1)
 }

@@ -49,6 +49,7 @@ async fn metrics_count_requests_by_route_and_tasks_by_outcome() {
         "tasks_created_total{via=\"single\"}",
         "tasks_skipped_total{reason=\"duplicate_external_id\"}",
         "db_pool_connections{state=\"idle\"}",
+        "db_pool_acquire_seconds_bucket",
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
