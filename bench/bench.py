@@ -123,7 +123,7 @@ def ceiling_stats(tps, latencies):
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1]}
 
 
-def write_scripts(workdir, project, tenant):
+def write_scripts(workdir):
     """pgbench scripts: the statements the server sends per request of each scenario."""
     insert_one = (
         "INSERT INTO tasks (project_id, title, description, status, priority_score, external_id, "
@@ -235,7 +235,7 @@ def main():
         cluster.psql(f"INSERT INTO tasks (project_id, title, priority_score, external_id) "
                      f"SELECT {list_project}, 'queued ' || g, g % 1000, 'q:' || g FROM generate_series(1, 100000) g")
         cluster.psql("VACUUM ANALYZE tasks")
-        scripts = write_scripts(workdir, project, tenant)
+        scripts = write_scripts(workdir)
         env = {"TASKDASH_KEY": key}
         variables = {"project": project, "tenant": tenant, "lproject": list_project}
 

@@ -88,10 +88,7 @@ pub async fn update(
     id: i64,
     changes: &NamedChanges,
 ) -> sqlx::Result<Option<Milestone>> {
-    let (set_description, description) = match &changes.description {
-        Some(description) => (true, description.as_ref().map(|d| d.as_str())),
-        None => (false, None),
-    };
+    let (set_description, description) = super::description_change(&changes.description);
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH m AS (
              UPDATE milestones m SET

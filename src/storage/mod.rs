@@ -6,6 +6,8 @@ use std::time::Instant;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 
+use crate::domain::Description;
+
 pub mod milestones;
 pub mod projects;
 pub mod tasks;
@@ -19,6 +21,15 @@ pub async fn acquire(pool: &PgPool) -> sqlx::Result<PoolConnection<Postgres>> {
     let connection = pool.acquire().await;
     metrics::histogram!("db_pool_acquire_seconds").record(started.elapsed().as_secs_f64());
     connection
+}
+
+/// A PATCH's description as two bind parameters: whether to change it, and the new value
+/// (`None` clears it) — for `CASE WHEN $set THEN $value ELSE description END`.
+fn description_change(change: &Option<Option<Description>>) -> (bool, Option<&str>) {
+    match change {
+        Some(description) => (true, description.as_ref().map(Description::as_str)),
+        None => (false, None),
+    }
 }
 
 /// Whether the tenant owns the project. Used on cold paths only (to tell "empty" from "not

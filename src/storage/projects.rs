@@ -56,10 +56,7 @@ pub async fn update(
     id: i64,
     changes: &NamedChanges,
 ) -> sqlx::Result<Option<Project>> {
-    let (set_description, description) = match &changes.description {
-        Some(description) => (true, description.as_ref().map(|d| d.as_str())),
-        None => (false, None),
-    };
+    let (set_description, description) = super::description_change(&changes.description);
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE projects SET
              name = COALESCE($3, name),

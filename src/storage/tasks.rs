@@ -439,10 +439,7 @@ pub async fn update(
     changes: &TaskChanges,
     preconditions: Preconditions,
 ) -> sqlx::Result<WriteOutcome<Task>> {
-    let (set_description, description) = match &changes.description {
-        Some(d) => (true, d.as_ref().map(|d| d.as_str())),
-        None => (false, None),
-    };
+    let (set_description, description) = super::description_change(&changes.description);
     let updated: Option<Task> = sqlx::query_as(concat!(
         "UPDATE tasks t SET
              title = COALESCE($4, t.title),
@@ -507,24 +504,17 @@ pub async fn delete(
     if result.rows_affected() == 1 {
         return Ok(WriteOutcome::Done(()));
     }
-    Ok(
-        match explain_refusal(pool, tenant_id, project_id, id, preconditions).await? {
-            WriteOutcome::Done(_) => WriteOutcome::NotFound,
-            WriteOutcome::NotFound => WriteOutcome::NotFound,
-            WriteOutcome::StatusMismatch(s) => WriteOutcome::StatusMismatch(s),
-            WriteOutcome::VersionMismatch => WriteOutcome::VersionMismatch,
-        },
-    )
+    explain_refusal(pool, tenant_id, project_id, id, preconditions).await
 }
 
-/// Cold path: why a conditional write touched no row.
-async fn explain_refusal(
+/// Cold path: why a conditional write touched no row (never `Done`, whatever the write returns).
+async fn explain_refusal<T>(
     pool: &PgPool,
     tenant_id: i64,
     project_id: i64,
     id: i64,
     preconditions: Preconditions,
-) -> sqlx::Result<WriteOutcome<Task>> {
+) -> sqlx::Result<WriteOutcome<T>> {
     let Some(current) = get(pool, tenant_id, project_id, id).await? else {
         return Ok(WriteOutcome::NotFound);
     };
