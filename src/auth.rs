@@ -14,8 +14,8 @@ use futures_util::future::LocalBoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::pool::Pool;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 
 use crate::error::ApiError;
 use crate::storage;
@@ -66,7 +66,7 @@ impl KeyCache {
         Self { cache }
     }
 
-    async fn tenant_for(&self, pool: &PgPool, hash: Vec<u8>) -> Result<Option<i64>, ApiError> {
+    async fn tenant_for(&self, pool: &Pool, hash: Vec<u8>) -> Result<Option<i64>, ApiError> {
         let Some(cache) = &self.cache else {
             return Ok(storage::tenants::tenant_for_key(pool, &hash).await?);
         };
@@ -92,7 +92,7 @@ impl FromRequest for Tenant {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer_token(req).filter(|token| well_formed(token));
-        let pool = req.app_data::<web::Data<PgPool>>().cloned();
+        let pool = req.app_data::<web::Data<Pool>>().cloned();
         let cache = req.app_data::<web::Data<KeyCache>>().cloned();
         Box::pin(async move {
             let (Some(token), Some(pool), Some(cache)) = (token, pool, cache) else {

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use sqlx::PgPool;
 
 use crate::configuration::{DatabaseSettings, ServeSettings};
 use crate::database::Database;
+use crate::pool::Pool;
 use crate::startup::Application;
 use crate::storage::tenants::{self, IssuedKey};
 
@@ -17,7 +17,7 @@ use crate::storage::tenants::{self, IssuedKey};
 const DEFAULT_TENANT: &str = "default";
 const KEY_FILE: &str = "api-key.txt";
 
-async fn open_migrated(settings: &DatabaseSettings) -> anyhow::Result<(Database, PgPool)> {
+async fn open_migrated(settings: &DatabaseSettings) -> anyhow::Result<(Database, Pool)> {
     let database = Database::open(settings).await?;
     database.migrate().await?;
     let pool = database.pool(settings);
@@ -30,7 +30,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         let data_dir = embedded.data_dir().parent().unwrap_or(embedded.data_dir());
         welcome_key(&pool, data_dir).await?;
     }
-    let application = Application::build(&settings, pool.clone())?;
+    pool.close().await;
+    let application = Application::build(&settings, database.pool_options(&settings.database))?;
     tracing::info!(
         "taskdash serving on http://{}:{} (Swagger UI at /docs/)",
         settings.bind.ip(),
@@ -46,7 +47,6 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     Application::drain_and_stop(handle, draining, drain).await;
     let served = server.await?;
     tracing::info!("HTTP server stopped");
-    pool.close().await;
     tokio::task::spawn_blocking(move || database.shutdown()).await?;
     served.context("the HTTP server failed")
 }
@@ -68,7 +68,7 @@ async fn stop_signal() -> anyhow::Result<StopSignal> {
 
 /// On the first start of an embedded cluster, creates the `default` tenant and keeps its key in
 /// the data directory; on every start, shows it.
-async fn welcome_key(pool: &PgPool, data_dir: &Path) -> anyhow::Result<()> {
+async fn welcome_key(pool: &Pool, data_dir: &Path) -> anyhow::Result<()> {
     let key_path = data_dir.join(KEY_FILE);
     if tenants::find_tenant(pool, DEFAULT_TENANT).await?.is_none()
         && let Some(issued) = tenants::create_tenant(pool, DEFAULT_TENANT).await?

@@ -5,11 +5,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use crate::configuration::DatabaseSettings;
 use crate::embedded_postgres::{Durability, EmbeddedPostgres};
+use crate::pool::Pool;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -62,11 +63,22 @@ impl Database {
         Ok(())
     }
 
-    pub fn pool(&self, settings: &DatabaseSettings) -> PgPool {
-        pool_options(settings).connect_lazy_with(self.connect_options.clone().options([(
+    /// How every pooled connection connects: statements beyond the configured time are
+    /// cancelled by PostgreSQL itself.
+    pub fn pool_options(&self, settings: &DatabaseSettings) -> PgConnectOptions {
+        self.connect_options.clone().options([(
             "statement_timeout",
             format!("{}s", settings.statement_timeout_secs),
-        )]))
+        )])
+    }
+
+    /// One pool, for the command-line tools.
+    pub fn pool(&self, settings: &DatabaseSettings) -> Pool {
+        Pool::new(
+            self.pool_options(settings),
+            settings.pool_size as usize,
+            Duration::from_secs(settings.acquire_timeout_secs),
+        )
     }
 
     /// Stops the embedded server, if this process started one.
@@ -75,16 +87,6 @@ impl Database {
             server.stop();
         }
     }
-}
-
-/// The pool every server uses: bounded in size and in the time a request waits for a
-/// connection. Connections are not pinged before use (that would be a round trip per request);
-/// a connection found broken fails its request with 503 and is replaced.
-pub fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
-    PgPoolOptions::new()
-        .max_connections(settings.pool_size)
-        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
-        .test_before_acquire(false)
 }
 
 /// Creates the target database unless it exists. Replicas may race here: losing the race is fine.

@@ -22,6 +22,8 @@ pub mod extract;
 pub mod openapi;
 /// Keyset pagination cursors.
 pub mod pagination;
+/// Connection pools, one per HTTP worker.
+pub mod pool;
 /// The handlers, one module per resource, each with its OpenAPI description.
 pub mod routes;
 /// Binding the port and assembling the actix-web app.

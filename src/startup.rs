@@ -11,7 +11,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::{Method, header};
 use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
-use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -19,6 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::KeyCache;
 use crate::configuration::ServeSettings;
 use crate::error::ApiError;
+use crate::pool::Pools;
 use crate::telemetry::{self, RequestSpan};
 use crate::{extract, openapi, routes};
 
@@ -46,14 +47,21 @@ pub struct Application {
     port: u16,
     server: Server,
     draining: Draining,
+    pools: Pools,
 }
 
 impl Application {
-    pub fn build(settings: &ServeSettings, pool: PgPool) -> anyhow::Result<Self> {
+    /// `database` is how each pooled connection connects (see `Database::pool_options`).
+    pub fn build(settings: &ServeSettings, database: PgConnectOptions) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
         let spec = openapi::spec();
-        let pool = web::Data::new(pool);
+        let workers = settings
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let pools = Pools::new(database, &settings.database, workers);
+        let pools_data = web::Data::new(pools.clone());
+        let all_pools = pools.clone();
         let limits = web::Data::new(Limits {
             max_bulk_tasks: settings.max_bulk_tasks,
         });
@@ -64,7 +72,7 @@ impl Application {
         let draining = Draining::default();
         let draining_data = web::Data::new(draining.clone());
         telemetry::metrics();
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             App::new()
                 // The first `wrap` is the innermost.
                 .wrap(from_fn(extract::require_utf8_query))
@@ -72,7 +80,9 @@ impl Application {
                 .wrap(security_headers())
                 .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
                 .wrap(TracingLogger::<RequestSpan>::new())
-                .app_data(pool.clone())
+                // Built here, on the worker's thread: its connections stay on this thread.
+                .app_data(web::Data::new(pools.for_worker()))
+                .app_data(pools_data.clone())
                 .app_data(limits.clone())
                 .app_data(draining_data.clone())
                 .app_data(key_cache.clone())
@@ -90,14 +100,13 @@ impl Application {
         .listen(listener)?
         // Signals are ours (see `commands::serve`): readiness must turn 503 before we stop.
         .disable_signals()
-        .shutdown_timeout(settings.shutdown_timeout_secs);
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers);
-        }
+        .shutdown_timeout(settings.shutdown_timeout_secs)
+        .workers(workers);
         Ok(Self {
             port,
             server: server.run(),
             draining,
+            pools: all_pools,
         })
     }
 
@@ -124,8 +133,11 @@ impl Application {
     }
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests (actix's graceful shutdown).
+    /// Then closes the database connections.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.pools.close().await;
+        served
     }
 }
 

@@ -1,8 +1,8 @@
 //! Liveness and readiness, at the paths the existing clients call. No authentication.
 
+use crate::pool::Pool;
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
-use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -39,14 +39,13 @@ pub async fn live() -> HttpResponse {
 )]
 #[get("/health/ready")]
 pub async fn ready(
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     draining: web::Data<Draining>,
 ) -> Result<HttpResponse, ApiError> {
     if draining.is_draining() {
         return Err(ApiError::ShuttingDown);
     }
-    sqlx::query("SELECT 1")
-        .execute(pool.get_ref())
+    crate::storage::ping(&pool)
         .await
         .map_err(|_| ApiError::Unavailable)?;
     Ok(HttpResponse::Ok().json(HealthStatus { status: "ready" }))

@@ -1,6 +1,6 @@
+use crate::pool::Pool;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Serialize;
-use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use super::responses as r;
@@ -42,7 +42,7 @@ pub struct MilestonePage {
 #[post("/projects/{project_id}/milestones")]
 pub async fn create(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
     Json(input): Json<NamedInput>,
 ) -> ApiResult<HttpResponse> {
@@ -81,7 +81,7 @@ pub async fn create(
 #[get("/projects/{project_id}/milestones")]
 pub async fn list(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
     page: web::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
@@ -119,7 +119,7 @@ pub async fn list(
 #[get("/projects/{project_id}/milestones/{milestone_id}")]
 pub async fn get(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<MilestonePath>,
 ) -> ApiResult<HttpResponse> {
     let milestone = storage::milestones::get(&pool, tenant.id, path.project_id, path.milestone_id)
@@ -150,7 +150,7 @@ pub async fn get(
 #[patch("/projects/{project_id}/milestones/{milestone_id}")]
 pub async fn update(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<MilestonePath>,
     Json(patch): Json<NamedPatch>,
 ) -> ApiResult<HttpResponse> {
@@ -182,7 +182,7 @@ pub async fn update(
 #[delete("/projects/{project_id}/milestones/{milestone_id}")]
 pub async fn delete(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<MilestonePath>,
 ) -> ApiResult<HttpResponse> {
     let (project_id, id) = (path.project_id, path.milestone_id);

@@ -39,11 +39,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// Prometheus metrics (text exposition format): requests by route and status, latency
 /// histograms, pool usage and acquire waits, tasks created and skipped, database errors.
 /// Unauthenticated, like the health checks: expose it only where your scraper runs.
-pub async fn metrics(pool: web::Data<sqlx::PgPool>) -> actix_web::HttpResponse {
-    let idle = pool.num_idle() as f64;
-    metrics::gauge!("db_pool_connections", "state" => "idle").set(idle);
-    metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(pool.size()) - idle);
-    metrics::gauge!("db_pool_max_connections").set(f64::from(pool.options().get_max_connections()));
+pub async fn metrics(pools: web::Data<crate::pool::Pools>) -> actix_web::HttpResponse {
+    let (open, idle, max) = pools.usage();
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("db_pool_connections", "state" => "in_use")
+        .set(open.saturating_sub(idle) as f64);
+    metrics::gauge!("db_pool_max_connections").set(max as f64);
     actix_web::HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(crate::telemetry::metrics().render())

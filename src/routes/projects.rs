@@ -1,6 +1,6 @@
+use crate::pool::Pool;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Serialize;
-use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use super::responses as r;
@@ -40,7 +40,7 @@ pub struct ProjectPage {
 #[post("/projects")]
 pub async fn create(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     Json(input): Json<NamedInput>,
 ) -> ApiResult<HttpResponse> {
     let mut errors = Vec::new();
@@ -69,7 +69,7 @@ pub async fn create(
 #[get("/projects")]
 pub async fn list(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     page: web::Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest::parse(page.limit, page.cursor.as_deref())?;
@@ -101,7 +101,7 @@ pub async fn list(
 #[get("/projects/{project_id}")]
 pub async fn get(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
 ) -> ApiResult<HttpResponse> {
     let project = storage::projects::get(&pool, tenant.id, path.project_id)
@@ -132,7 +132,7 @@ pub async fn get(
 #[patch("/projects/{project_id}")]
 pub async fn update(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
     Json(patch): Json<NamedPatch>,
 ) -> ApiResult<HttpResponse> {
@@ -163,7 +163,7 @@ pub async fn update(
 #[delete("/projects/{project_id}")]
 pub async fn delete(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
 ) -> ApiResult<HttpResponse> {
     if storage::projects::delete(&pool, tenant.id, path.project_id).await? {

@@ -1,7 +1,7 @@
+use crate::pool::Pool;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 
 use super::responses as r;
@@ -68,7 +68,7 @@ impl From<CreateError> for ApiError {
 #[post("/projects/{project_id}/tasks")]
 pub async fn create(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
     Json(input): Json<TaskInput>,
 ) -> ApiResult<HttpResponse> {
@@ -191,7 +191,7 @@ impl From<BulkError> for ApiError {
 #[post("/projects/{project_id}/tasks:bulk")]
 pub async fn create_bulk(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     limits: web::Data<Limits>,
     path: web::Path<ProjectPath>,
     Json(input): Json<BulkInput>,
@@ -394,7 +394,7 @@ pub struct TaskPage {
 #[get("/projects/{project_id}/tasks")]
 pub async fn list(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
     params: web::Query<TaskListParams>,
 ) -> ApiResult<HttpResponse> {
@@ -436,7 +436,7 @@ pub async fn list(
 #[get("/projects/{project_id}/tasks/{task_id}")]
 pub async fn get(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<TaskPath>,
 ) -> ApiResult<HttpResponse> {
     let task = storage::tasks::get(&pool, tenant.id, path.project_id, path.task_id)
@@ -532,7 +532,7 @@ fn refused<T>(outcome: WriteOutcome<T>, expected: Option<TaskStatus>) -> ApiErro
 #[patch("/projects/{project_id}/tasks/{task_id}")]
 pub async fn update(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<TaskPath>,
     if_match: IfMatch,
     Json(patch): Json<TaskPatch>,
@@ -590,7 +590,7 @@ pub async fn update(
 #[delete("/projects/{project_id}/tasks/{task_id}")]
 pub async fn delete(
     tenant: Tenant,
-    pool: web::Data<PgPool>,
+    pool: web::Data<Pool>,
     path: web::Path<TaskPath>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {

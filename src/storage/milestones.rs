@@ -1,4 +1,4 @@
-use sqlx::PgPool;
+use crate::pool::Pool;
 
 use crate::domain::{Milestone, NamedChanges, NewNamed};
 
@@ -15,7 +15,7 @@ const SELECT_WITH_COUNTS: &str = "
 /// `None` when the tenant has no such project.
 #[tracing::instrument(skip(pool, milestone))]
 pub async fn create(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     milestone: &NewNamed,
@@ -33,13 +33,13 @@ pub async fn create(
     .bind(milestone.slug.as_str())
     .bind(milestone.description.as_ref().map(|d| d.as_str()))
     .bind(milestone.status)
-    .fetch_optional(&mut *super::acquire(pool).await?)
+    .fetch_optional(&mut *pool.acquire().await?)
     .await
 }
 
 #[tracing::instrument(skip(pool))]
 pub async fn list(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     after_id: Option<i64>,
@@ -56,13 +56,13 @@ pub async fn list(
     .bind(tenant_id)
     .bind(after_id)
     .bind(limit + 1)
-    .fetch_all(&mut *super::acquire(pool).await?)
+    .fetch_all(&mut *pool.acquire().await?)
     .await
 }
 
 #[tracing::instrument(skip(pool))]
 pub async fn get(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     id: i64,
@@ -76,13 +76,13 @@ pub async fn get(
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
-    .fetch_optional(&mut *super::acquire(pool).await?)
+    .fetch_optional(&mut *pool.acquire().await?)
     .await
 }
 
 #[tracing::instrument(skip(pool, changes))]
 pub async fn update(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     id: i64,
@@ -109,13 +109,13 @@ pub async fn update(
     .bind(set_description)
     .bind(description)
     .bind(changes.status)
-    .fetch_optional(&mut *super::acquire(pool).await?)
+    .fetch_optional(&mut *pool.acquire().await?)
     .await
 }
 
 /// Deletes the milestone; its tasks stay, with `milestone_id` cleared.
 #[tracing::instrument(skip(pool))]
-pub async fn delete(pool: &PgPool, tenant_id: i64, project_id: i64, id: i64) -> sqlx::Result<bool> {
+pub async fn delete(pool: &Pool, tenant_id: i64, project_id: i64, id: i64) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "DELETE FROM milestones m USING projects p
          WHERE m.project_id = $1 AND m.id = $3 AND p.id = m.project_id AND p.tenant_id = $2",
@@ -123,7 +123,7 @@ pub async fn delete(pool: &PgPool, tenant_id: i64, project_id: i64, id: i64) -> 
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
-    .execute(&mut *super::acquire(pool).await?)
+    .execute(&mut *pool.acquire().await?)
     .await?;
     Ok(result.rows_affected() == 1)
 }

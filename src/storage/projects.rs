@@ -1,11 +1,11 @@
-use sqlx::PgPool;
+use crate::pool::Pool;
 
 use crate::domain::{NamedChanges, NewNamed, Project};
 
 const COLUMNS: &str = "id, name, slug, description, created_at, updated_at";
 
 #[tracing::instrument(skip(pool, project))]
-pub async fn create(pool: &PgPool, tenant_id: i64, project: &NewNamed) -> sqlx::Result<Project> {
+pub async fn create(pool: &Pool, tenant_id: i64, project: &NewNamed) -> sqlx::Result<Project> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO projects (tenant_id, name, slug, description) VALUES ($1, $2, $3, $4)
          RETURNING {COLUMNS}"
@@ -14,14 +14,14 @@ pub async fn create(pool: &PgPool, tenant_id: i64, project: &NewNamed) -> sqlx::
     .bind(project.name.as_str())
     .bind(project.slug.as_str())
     .bind(project.description.as_ref().map(|d| d.as_str()))
-    .fetch_one(&mut *super::acquire(pool).await?)
+    .fetch_one(&mut *pool.acquire().await?)
     .await
 }
 
 /// One page ordered by id, after `after_id`; `limit + 1` rows are asked for to detect a next page.
 #[tracing::instrument(skip(pool))]
 pub async fn list(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     after_id: Option<i64>,
     limit: i64,
@@ -34,24 +34,24 @@ pub async fn list(
     .bind(tenant_id)
     .bind(after_id)
     .bind(limit + 1)
-    .fetch_all(&mut *super::acquire(pool).await?)
+    .fetch_all(&mut *pool.acquire().await?)
     .await
 }
 
 #[tracing::instrument(skip(pool))]
-pub async fn get(pool: &PgPool, tenant_id: i64, id: i64) -> sqlx::Result<Option<Project>> {
+pub async fn get(pool: &Pool, tenant_id: i64, id: i64) -> sqlx::Result<Option<Project>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM projects WHERE id = $1 AND tenant_id = $2"
     )))
     .bind(id)
     .bind(tenant_id)
-    .fetch_optional(&mut *super::acquire(pool).await?)
+    .fetch_optional(&mut *pool.acquire().await?)
     .await
 }
 
 #[tracing::instrument(skip(pool, changes))]
 pub async fn update(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     id: i64,
     changes: &NamedChanges,
@@ -71,17 +71,17 @@ pub async fn update(
     .bind(changes.slug.as_ref().map(|s| s.as_str()))
     .bind(set_description)
     .bind(description)
-    .fetch_optional(&mut *super::acquire(pool).await?)
+    .fetch_optional(&mut *pool.acquire().await?)
     .await
 }
 
 /// Deletes the project with its milestones and tasks (by cascade); `false` if not found.
 #[tracing::instrument(skip(pool))]
-pub async fn delete(pool: &PgPool, tenant_id: i64, id: i64) -> sqlx::Result<bool> {
+pub async fn delete(pool: &Pool, tenant_id: i64, id: i64) -> sqlx::Result<bool> {
     let result = sqlx::query("DELETE FROM projects WHERE id = $1 AND tenant_id = $2")
         .bind(id)
         .bind(tenant_id)
-        .execute(&mut *super::acquire(pool).await?)
+        .execute(&mut *pool.acquire().await?)
         .await?;
     Ok(result.rows_affected() == 1)
 }

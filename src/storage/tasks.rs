@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder};
 
 use crate::domain::{Label, NewTask, Task, TaskChanges, TaskStatus};
 use crate::pagination::Cursor;
+use crate::pool::Pool;
 
 macro_rules! task_columns {
     ($alias:literal) => {
@@ -72,7 +73,7 @@ fn labels_param(labels: &[Label]) -> Vec<&str> {
 /// a second statement has a new snapshot, so it sees the concurrent winner's committed row.
 #[tracing::instrument(skip(pool, task), fields(external_id = ?task.external_id))]
 pub async fn create(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     task: &NewTask,
@@ -98,7 +99,7 @@ pub async fn create(
         .bind(task.milestone_id)
         .bind(task.parent_task_id)
         .bind(labels_param(&task.labels))
-        .fetch_optional(&mut *super::acquire(pool).await?)
+        .fetch_optional(&mut *pool.acquire().await?)
         .await?;
         if let Some(task) = inserted {
             return Ok(Created::New(task));
@@ -121,7 +122,7 @@ pub async fn create(
 }
 
 async fn find_by_external_ids(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     external_ids: &[&str],
@@ -135,7 +136,7 @@ async fn find_by_external_ids(
     .bind(project_id)
     .bind(tenant_id)
     .bind(external_ids)
-    .fetch_all(&mut *super::acquire(pool).await?)
+    .fetch_all(&mut *pool.acquire().await?)
     .await
 }
 
@@ -168,7 +169,7 @@ pub enum BulkError {
 /// batches take their index locks in the same order and cannot deadlock.
 #[tracing::instrument(skip(pool, tasks), fields(items = tasks.len()))]
 pub async fn create_many(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     tasks: &[NewTask],
@@ -252,7 +253,7 @@ pub async fn create_many(
 /// One INSERT for the items at `indices`; returns (request index, task) for the rows written.
 /// Ids are drawn with nextval() up front so each returned row can be matched to its item.
 async fn insert_batch(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     tasks: &[NewTask],
@@ -317,7 +318,7 @@ async fn insert_batch(
     .bind(&milestone_ids)
     .bind(&parent_ids)
     .bind(&labels)
-    .fetch_all(&mut *super::acquire(pool).await?)
+    .fetch_all(&mut *pool.acquire().await?)
     .await;
     match rows {
         Ok(rows) => Ok(rows
@@ -350,7 +351,7 @@ struct BulkRow {
 /// Cold path after a foreign-key violation: which items name a milestone or parent task that
 /// the project does not have.
 async fn unknown_references(
-    pool: &PgPool,
+    pool: &Pool,
     project_id: i64,
     tasks: &[NewTask],
     indices: &[usize],
@@ -371,7 +372,7 @@ async fn unknown_references(
     .bind(project_id)
     .bind(&milestone_ids)
     .bind(&parent_ids)
-    .fetch_one(&mut *super::acquire(pool).await?)
+    .fetch_one(&mut *pool.acquire().await?)
     .await?;
     let mut bad = Vec::new();
     for &index in indices {
@@ -394,7 +395,7 @@ async fn unknown_references(
 
 #[tracing::instrument(skip(pool))]
 pub async fn get(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     id: i64,
@@ -408,7 +409,7 @@ pub async fn get(
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
-    .fetch_optional(&mut *super::acquire(pool).await?)
+    .fetch_optional(&mut *pool.acquire().await?)
     .await
 }
 
@@ -432,7 +433,7 @@ pub enum WriteOutcome<T> {
 /// Applies `changes` in one statement when the preconditions hold; otherwise says which failed.
 #[tracing::instrument(skip(pool, changes))]
 pub async fn update(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     id: i64,
@@ -474,7 +475,7 @@ pub async fn update(
     .bind(changes.labels.as_deref().map(labels_param))
     .bind(preconditions.status)
     .bind(preconditions.version)
-    .fetch_optional(&mut *super::acquire(pool).await?)
+    .fetch_optional(&mut *pool.acquire().await?)
     .await?;
     match updated {
         Some(task) => Ok(WriteOutcome::Done(task)),
@@ -484,7 +485,7 @@ pub async fn update(
 
 #[tracing::instrument(skip(pool))]
 pub async fn delete(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     id: i64,
@@ -499,7 +500,7 @@ pub async fn delete(
     .bind(tenant_id)
     .bind(id)
     .bind(preconditions.version)
-    .execute(&mut *super::acquire(pool).await?)
+    .execute(&mut *pool.acquire().await?)
     .await?;
     if result.rows_affected() == 1 {
         return Ok(WriteOutcome::Done(()));
@@ -509,7 +510,7 @@ pub async fn delete(
 
 /// Cold path: why a conditional write touched no row (never `Done`, whatever the write returns).
 async fn explain_refusal<T>(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     id: i64,
@@ -531,7 +532,7 @@ async fn explain_refusal<T>(
 /// Whether making `parent_id` the parent of `task_id` would close a loop: the parent is the
 /// task itself or one of its descendants.
 pub async fn would_create_cycle(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     task_id: i64,
@@ -552,7 +553,7 @@ pub async fn would_create_cycle(
     .bind(task_id)
     .bind(parent_id)
     .bind(tenant_id)
-    .fetch_one(&mut *super::acquire(pool).await?)
+    .fetch_one(&mut *pool.acquire().await?)
     .await
 }
 
@@ -622,7 +623,7 @@ pub fn cursor_after(task: &Task) -> Cursor {
 /// One page of a project's tasks (`limit + 1` rows, to tell whether another page follows).
 #[tracing::instrument(skip(pool, filter))]
 pub async fn list(
-    pool: &PgPool,
+    pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     filter: &TaskFilter,
@@ -721,7 +722,7 @@ pub async fn list(
     query.push(" LIMIT ").push_bind(limit + 1);
     query
         .build_query_as()
-        .fetch_all(&mut *super::acquire(pool).await?)
+        .fetch_all(&mut *pool.acquire().await?)
         .await
 }
 

@@ -1,6 +1,6 @@
+use crate::pool::Pool;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
 
 use crate::auth;
 
@@ -20,81 +20,81 @@ pub struct IssuedKey {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn tenant_for_key(pool: &PgPool, key_hash: &[u8]) -> sqlx::Result<Option<i64>> {
+pub async fn tenant_for_key(pool: &Pool, key_hash: &[u8]) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         "SELECT tenant_id FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL",
     )
     .bind(key_hash)
-    .fetch_optional(&mut *super::acquire(pool).await?)
+    .fetch_optional(&mut *pool.acquire().await?)
     .await
 }
 
-pub async fn find_tenant(pool: &PgPool, name: &str) -> sqlx::Result<Option<TenantRecord>> {
+pub async fn find_tenant(pool: &Pool, name: &str) -> sqlx::Result<Option<TenantRecord>> {
     sqlx::query_as("SELECT id, name, created_at FROM tenants WHERE name = $1")
         .bind(name)
-        .fetch_optional(&mut *super::acquire(pool).await?)
+        .fetch_optional(&mut *pool.acquire().await?)
         .await
 }
 
-/// Creates the tenant and its first key in one transaction; `None` if the name is taken.
-pub async fn create_tenant(pool: &PgPool, name: &str) -> sqlx::Result<Option<IssuedKey>> {
-    let mut tx = pool.begin().await?;
-    let tenant: Option<TenantRecord> = sqlx::query_as(
-        "INSERT INTO tenants (name) VALUES ($1) ON CONFLICT (name) DO NOTHING
-         RETURNING id, name, created_at",
+/// Creates the tenant and its first key in one statement; `None` if the name is taken.
+pub async fn create_tenant(pool: &Pool, name: &str) -> sqlx::Result<Option<IssuedKey>> {
+    issue_key(
+        pool,
+        "WITH tenant AS (
+             INSERT INTO tenants (name) VALUES ($1) ON CONFLICT (name) DO NOTHING
+             RETURNING id, name, created_at)",
+        name,
     )
-    .bind(name)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(tenant) = tenant else {
-        return Ok(None);
-    };
-    let issued = insert_key(&mut tx, tenant).await?;
-    tx.commit().await?;
-    Ok(Some(issued))
+    .await
 }
 
 /// Issues another key for an existing tenant; `None` if there is no such tenant.
-pub async fn create_key(pool: &PgPool, tenant_name: &str) -> sqlx::Result<Option<IssuedKey>> {
-    let mut tx = pool.begin().await?;
-    let tenant: Option<TenantRecord> =
-        sqlx::query_as("SELECT id, name, created_at FROM tenants WHERE name = $1")
-            .bind(tenant_name)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(tenant) = tenant else {
-        return Ok(None);
-    };
-    let issued = insert_key(&mut tx, tenant).await?;
-    tx.commit().await?;
-    Ok(Some(issued))
+pub async fn create_key(pool: &Pool, tenant_name: &str) -> sqlx::Result<Option<IssuedKey>> {
+    issue_key(
+        pool,
+        "WITH tenant AS (SELECT id, name, created_at FROM tenants WHERE name = $1)",
+        tenant_name,
+    )
+    .await
 }
 
-async fn insert_key(
-    tx: &mut sqlx::PgTransaction<'_>,
-    tenant: TenantRecord,
-) -> sqlx::Result<IssuedKey> {
+/// Stores a new key for the tenant that `tenant_cte` (a `WITH tenant AS (…)` clause taking the
+/// name as $1) yields, in the same statement: both rows or neither.
+async fn issue_key(
+    pool: &Pool,
+    tenant_cte: &'static str,
+    name: &str,
+) -> sqlx::Result<Option<IssuedKey>> {
     let key = auth::generate_key();
-    let api_key_id: i64 = sqlx::query_scalar(
-        "INSERT INTO api_keys (tenant_id, secret_hash) VALUES ($1, $2) RETURNING id",
-    )
-    .bind(tenant.id)
-    .bind(&key.hash)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(IssuedKey {
-        tenant,
+    let statement = format!(
+        "{tenant_cte},
+         key AS (INSERT INTO api_keys (tenant_id, secret_hash)
+                 SELECT id, $2 FROM tenant RETURNING id)
+         SELECT tenant.id, tenant.name, tenant.created_at, key.id FROM tenant, key"
+    );
+    let row: Option<(i64, String, DateTime<Utc>, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(statement))
+            .bind(name)
+            .bind(&key.hash)
+            .fetch_optional(&mut *pool.acquire().await?)
+            .await?;
+    Ok(row.map(|(id, name, created_at, api_key_id)| IssuedKey {
+        tenant: TenantRecord {
+            id,
+            name,
+            created_at,
+        },
         api_key_id,
         api_key: key.secret,
-    })
+    }))
 }
 
 /// Revokes a key; `false` if there is no such key or it was already revoked.
-pub async fn revoke_key(pool: &PgPool, key_id: i64) -> sqlx::Result<bool> {
+pub async fn revoke_key(pool: &Pool, key_id: i64) -> sqlx::Result<bool> {
     let result =
         sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
             .bind(key_id)
-            .execute(&mut *super::acquire(pool).await?)
+            .execute(&mut *pool.acquire().await?)
             .await?;
     Ok(result.rows_affected() == 1)
 }

@@ -4,14 +4,16 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection};
 use taskdash::configuration::{DatabaseSettings, ServeSettings};
 use taskdash::database::{self, MIGRATOR};
 use taskdash::embedded_postgres::{Durability, EmbeddedPostgres};
+use taskdash::pool::Pool;
 use taskdash::startup::Application;
 use taskdash::storage::tenants;
 use tokio::sync::OnceCell;
@@ -126,7 +128,10 @@ pub fn serve_settings() -> ServeSettings {
 
 pub struct TestApp {
     pub address: String,
-    pub pool: PgPool,
+    /// How servers started by the test connect to its database.
+    pub database: PgConnectOptions,
+    /// For the test's own queries (not shared with any server).
+    pub pool: Pool,
     pub api_key: String,
     pub api_key_id: i64,
     pub client: reqwest::Client,
@@ -138,17 +143,15 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(settings: ServeSettings) -> TestApp {
     let options = fresh_database().await;
-    let pool = database::pool_options(&settings.database)
-        .connect_with(options)
-        .await
-        .expect("connect to the test database");
+    let pool = Pool::new(options.clone(), 4, Duration::from_secs(5));
     let issued = tenants::create_tenant(&pool, "tenant-a")
         .await
         .unwrap()
         .unwrap();
     let mut app = TestApp {
         address: String::new(),
-        pool: pool.clone(),
+        database: options,
+        pool,
         api_key: issued.api_key,
         api_key_id: issued.api_key_id,
         client: reqwest::Client::new(),
@@ -160,7 +163,7 @@ pub async fn spawn_app_with(settings: ServeSettings) -> TestApp {
 impl TestApp {
     /// Starts one more server process-equivalent on the same database (a "replica").
     pub fn start_server(&self, settings: &ServeSettings) -> String {
-        let application = Application::build(settings, self.pool.clone()).expect("build app");
+        let application = Application::build(settings, self.database.clone()).expect("build app");
         let address = format!("http://127.0.0.1:{}", application.port());
         tokio::spawn(application.run_until_stopped());
         address
@@ -246,7 +249,7 @@ impl TestApp {
     pub async fn task_count(&self, project_id: i64) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM tasks WHERE project_id = $1")
             .bind(project_id)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.pool.acquire().await.unwrap())
             .await
             .unwrap()
     }

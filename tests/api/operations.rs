@@ -58,7 +58,7 @@ async fn metrics_count_requests_by_route_and_tasks_by_outcome() {
 #[tokio::test]
 async fn a_draining_replica_reports_not_ready_but_still_serves_then_stops() {
     let app = spawn_app().await;
-    let application = Application::build(&serve_settings(), app.pool.clone()).unwrap();
+    let application = Application::build(&serve_settings(), app.database.clone()).unwrap();
     let base = format!("http://127.0.0.1:{}", application.port());
     let (handle, draining) = (application.handle(), application.draining());
     let server = tokio::spawn(application.run_until_stopped());
@@ -91,11 +91,26 @@ async fn a_draining_replica_reports_not_ready_but_still_serves_then_stops() {
 #[tokio::test]
 async fn an_exhausted_pool_is_a_503_with_retry_after_not_a_hang() {
     let mut settings = serve_settings();
+    settings.workers = Some(1);
     settings.database.pool_size = 1;
     settings.database.acquire_timeout_secs = 1;
     let app = spawn_app_with(settings).await;
     let project = app.create_project("p").await;
-    let held = app.pool.acquire().await.unwrap();
+
+    // A lock held by the test blocks a create, which holds the server's only connection.
+    let mut locker = app.pool.acquire().await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *locker)
+        .await
+        .unwrap();
+    let blocked = tokio::spawn(
+        app.post(
+            &format!("/projects/{project}/tasks"),
+            &json!({"title": "waits for the lock"}),
+        )
+        .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
     let response = app
         .get(&format!("/projects/{project}/tasks"))
@@ -105,11 +120,51 @@ async fn an_exhausted_pool_is_a_503_with_retry_after_not_a_hang() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(response.headers()["retry-after"], "1");
     assert_problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
-    drop(held);
+
+    sqlx::query("COMMIT").execute(&mut *locker).await.unwrap();
+    assert_eq!(
+        blocked.await.unwrap().unwrap().status(),
+        StatusCode::CREATED
+    );
     let response = app
         .get(&format!("/projects/{project}/tasks"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK, "recovers by itself");
+}
+
+#[tokio::test]
+async fn connections_killed_by_the_database_are_replaced_not_reused() {
+    let app = spawn_app().await;
+    let project = app.create_project("p").await;
+    // Warm every pooled connection of the server, then have PostgreSQL end them all.
+    let warm: Vec<_> = (0..20)
+        .map(|_| app.get(&format!("/projects/{project}/tasks")).send())
+        .collect();
+    futures_util::future::join_all(warm).await;
+    let terminated: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) AS ended",
+    )
+    .fetch_one(&mut *app.pool.acquire().await.unwrap())
+    .await
+    .unwrap();
+    assert!(terminated > 0);
+
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let response = app
+            .get(&format!("/projects/{project}/tasks"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    // Each dead connection fails at most one request; the pool holds at most 10.
+    assert!(statuses[10..].iter().all(|s| *s == 200), "{statuses:?}");
 }

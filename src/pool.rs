@@ -1,0 +1,251 @@
+//! The connection pool: deadpool holding sqlx `PgConnection`s, one pool per HTTP worker.
+//!
+//! Why not `sqlx::PgPool`: it pings every connection as it goes back to the pool — one more
+//! message exchange with PostgreSQL per query, which on the hot path (one statement per
+//! request) cost as much server and database CPU as the query itself. Here a connection goes
+//! back as it is; sqlx drains whatever a cancelled query left behind at the start of the next
+//! one, and a connection that failed at the connection level is discarded instead of reused.
+//!
+//! Why one pool per worker: actix runs each worker on its own single-threaded runtime, and a
+//! socket is watched by the runtime that opened it. A connection opened on one worker and
+//! used on another costs two thread wake-ups per reply instead of one; a per-worker pool
+//! keeps every connection on the thread that uses it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, TryStreamExt};
+use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow, PgStatement, PgTypeInfo};
+use sqlx::{Connection as _, Describe, Either, Execute, Executor, PgConnection, Postgres, SqlStr};
+
+use crate::configuration::DatabaseSettings;
+
+/// Connections are replaced after this long, so that server-side memory (caches of plans and
+/// catalog entries) does not grow without bound.
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// A connection idle for longer is pinged before use: firewalls, proxies and server-side
+/// timeouts close idle connections silently.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(60);
+
+/// A pooled PostgreSQL connection. Use it as an executor: `query.fetch_one(&mut *connection)`.
+#[derive(Debug)]
+pub struct Connection {
+    raw: PgConnection,
+    /// Set when a statement failed at the connection level (I/O, protocol): the connection is
+    /// discarded rather than handed out again.
+    broken: bool,
+}
+
+/// A connection borrowed from the pool; it goes back when dropped.
+pub type PooledConnection = managed::Object<Connector>;
+
+/// Opens connections for the pool and decides whether a returned one may be reused.
+#[derive(Debug)]
+pub struct Connector {
+    options: PgConnectOptions,
+}
+
+impl managed::Manager for Connector {
+    type Type = Connection;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<Connection, sqlx::Error> {
+        let raw = PgConnection::connect_with(&self.options).await?;
+        Ok(Connection { raw, broken: false })
+    }
+
+    async fn recycle(
+        &self,
+        connection: &mut Connection,
+        metrics: &Metrics,
+    ) -> RecycleResult<sqlx::Error> {
+        if connection.broken {
+            return Err(RecycleError::message("the connection failed"));
+        }
+        if metrics.age() > MAX_LIFETIME {
+            return Err(RecycleError::message("the connection reached its lifetime"));
+        }
+        if metrics.last_used() > PING_WHEN_IDLE_FOR {
+            connection.raw.ping().await?;
+        }
+        Ok(())
+    }
+}
+
+/// A pool of connections: bounded in size and in how long a request waits for one.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    inner: managed::Pool<Connector>,
+    acquire_timeout: Duration,
+}
+
+impl Pool {
+    pub fn new(options: PgConnectOptions, size: usize, acquire_timeout: Duration) -> Self {
+        let inner = managed::Pool::builder(Connector { options })
+            .max_size(size.max(1))
+            .build()
+            .expect("a pool without timeouts needs no runtime");
+        Self {
+            inner,
+            acquire_timeout,
+        }
+    }
+
+    /// A connection, opened if none is idle. Waits at most the acquire timeout (then
+    /// `PoolTimedOut`, answered 503); the wait is recorded in `db_pool_acquire_seconds`.
+    pub async fn acquire(&self) -> sqlx::Result<PooledConnection> {
+        let started = Instant::now();
+        let connection = tokio::time::timeout(self.acquire_timeout, self.inner.get()).await;
+        metrics::histogram!("db_pool_acquire_seconds").record(started.elapsed().as_secs_f64());
+        match connection {
+            Ok(Ok(connection)) => Ok(connection),
+            Ok(Err(managed::PoolError::Backend(error))) => Err(error),
+            Ok(Err(managed::PoolError::Closed)) => Err(sqlx::Error::PoolClosed),
+            Ok(Err(_)) | Err(_) => Err(sqlx::Error::PoolTimedOut),
+        }
+    }
+
+    pub fn status(&self) -> managed::Status {
+        self.inner.status()
+    }
+
+    /// Refuses new acquires and closes idle connections politely (PostgreSQL logs an abrupt
+    /// disconnect as an error). Connections in use are dropped when returned.
+    pub async fn close(&self) {
+        let idle = self.inner.retain(|_, _| false).removed;
+        self.inner.close();
+        for connection in idle {
+            let _ = connection.raw.close().await;
+        }
+    }
+}
+
+/// The pools of one server process: one per HTTP worker, each with an even share of the
+/// configured connections (at least one), all visible for metrics and shutdown.
+#[derive(Clone, Debug)]
+pub struct Pools {
+    options: PgConnectOptions,
+    per_worker: usize,
+    acquire_timeout: Duration,
+    created: Arc<Mutex<Vec<Pool>>>,
+}
+
+impl Pools {
+    pub fn new(options: PgConnectOptions, settings: &DatabaseSettings, workers: usize) -> Self {
+        Self {
+            options,
+            per_worker: (settings.pool_size as usize / workers.max(1)).max(1),
+            acquire_timeout: Duration::from_secs(settings.acquire_timeout_secs),
+            created: Arc::default(),
+        }
+    }
+
+    /// A new pool for the calling worker.
+    pub fn for_worker(&self) -> Pool {
+        let pool = Pool::new(self.options.clone(), self.per_worker, self.acquire_timeout);
+        self.all().push(pool.clone());
+        pool
+    }
+
+    /// Connections across all workers: (open, idle, most allowed).
+    pub fn usage(&self) -> (usize, usize, usize) {
+        self.all()
+            .iter()
+            .map(Pool::status)
+            .fold((0, 0, 0), |(open, idle, max), s| {
+                (open + s.size, idle + s.available, max + s.max_size)
+            })
+    }
+
+    pub async fn close(&self) {
+        let pools = self.all().clone();
+        for pool in pools {
+            pool.close().await;
+        }
+    }
+
+    fn all(&self) -> std::sync::MutexGuard<'_, Vec<Pool>> {
+        self.created
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Errors after which the connection's state is unknown, so it must not be reused. Errors
+/// PostgreSQL reports (constraint violations, timeouts) leave the connection usable.
+fn breaks_connection(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
+    )
+}
+
+/// Passes `result` on, marking the connection broken when the error says so.
+fn note_failure<T>(broken: &mut bool, result: sqlx::Result<T>) -> sqlx::Result<T> {
+    if let Err(error) = &result
+        && breaks_connection(error)
+    {
+        *broken = true;
+    }
+    result
+}
+
+/// Executes on the underlying `PgConnection`, noting connection-level failures on the way.
+impl<'c> Executor<'c> for &'c mut Connection {
+    type Database = Postgres;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, sqlx::Result<Either<PgQueryResult, PgRow>>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let Connection { raw, broken } = self;
+        Box::pin(raw.fetch_many(query).inspect_err(move |error| {
+            if breaks_connection(error) {
+                *broken = true;
+            }
+        }))
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, sqlx::Result<Option<PgRow>>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Postgres>,
+    {
+        let Connection { raw, broken } = self;
+        raw.fetch_optional(query)
+            .map(move |result| note_failure(broken, result))
+            .boxed()
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [PgTypeInfo],
+    ) -> BoxFuture<'e, sqlx::Result<PgStatement>>
+    where
+        'c: 'e,
+    {
+        let Connection { raw, broken } = self;
+        raw.prepare_with(sql, parameters)
+            .map(move |result| note_failure(broken, result))
+            .boxed()
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, sqlx::Result<Describe<Postgres>>>
+    where
+        'c: 'e,
+    {
+        let Connection { raw, broken } = self;
+        raw.describe(sql)
+            .map(move |result| note_failure(broken, result))
+            .boxed()
+    }
+}
