@@ -12,7 +12,6 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use sqlx::postgres::PgConnectOptions;
-use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -20,7 +19,7 @@ use crate::auth::KeyCache;
 use crate::configuration::ServeSettings;
 use crate::error::ApiError;
 use crate::pool::Pools;
-use crate::telemetry::{self, RequestSpan};
+use crate::telemetry;
 use crate::{extract, openapi, routes};
 
 /// Request limits handlers consult.
@@ -76,10 +75,9 @@ impl Application {
             App::new()
                 // The first `wrap` is the innermost.
                 .wrap(from_fn(extract::require_utf8_query))
-                .wrap(from_fn(telemetry::observe))
                 .wrap(security_headers())
                 .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
-                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(from_fn(telemetry::observe))
                 // Built here, on the worker's thread: its connections stay on this thread.
                 .app_data(web::Data::new(pools.for_worker()))
                 .app_data(pools_data.clone())

@@ -1,19 +1,19 @@
 //! Logs, request ids and metrics.
 //!
-//! Each request runs in a root span carrying its request id (`X-Request-Id` from the client, or
-//! generated) and, once authenticated, its tenant; [`observe`] writes one log line per request,
-//! answers with `X-Request-Id` and records Prometheus metrics.
+//! Each request runs in a span carrying its request id (`X-Request-Id` from the client, or
+//! generated) and, once authenticated, its tenant; [`observe`] sets it up, writes one log line
+//! per request, answers with `X-Request-Id` and records Prometheus metrics.
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -73,70 +73,53 @@ pub fn metrics() -> &'static PrometheusHandle {
     })
 }
 
-/// The root span of every request: tracing-actix-web's fields plus the tenant, recorded by the
-/// `Tenant` extractor once the API key is known, and our request id.
-pub struct RequestSpan;
-
-impl tracing_actix_web::RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
-        tracing_actix_web::root_span!(
-            request,
-            tenant_id = tracing::field::Empty,
-            client_request_id = tracing::field::Empty
-        )
-    }
-
-    /// Only the status is recorded: [`observe`] writes the request's log line, and internal
-    /// errors are logged in full where they are turned into a response.
-    fn on_request_end<B: MessageBody>(
-        span: tracing::Span,
-        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
-    ) {
-        if let Ok(response) = outcome {
-            span.record("http.status_code", response.status().as_u16());
-        }
-    }
+/// A client's `X-Request-Id` is kept when it is short, printable ASCII; else we make one.
+fn request_id(req: &ServiceRequest) -> HeaderValue {
+    req.headers()
+        .get(&REQUEST_ID)
+        .filter(|value| {
+            (1..=128).contains(&value.len()) && value.as_bytes().iter().all(u8::is_ascii_graphic)
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            let id = uuid::Uuid::new_v4();
+            HeaderValue::from_str(id.simple().encode_lower(&mut uuid::Uuid::encode_buffer()))
+                .expect("hex digits are a valid header value")
+        })
 }
 
-/// A client's `X-Request-Id` is kept when it is short, printable ASCII; else we use ours.
-fn client_request_id(req: &ServiceRequest) -> Option<HeaderValue> {
-    let value = req.headers().get(&REQUEST_ID)?;
-    let ok = (1..=128).contains(&value.len()) && value.as_bytes().iter().all(u8::is_ascii_graphic);
-    ok.then(|| value.clone())
-}
-
-/// Middleware: request id in and out, one log line per request, request metrics.
+/// Middleware, the outermost: runs the request in a span carrying its request id and (once
+/// the `Tenant` extractor knows it) its tenant, answers with `X-Request-Id`, writes one log
+/// line per request and records the request metrics.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let span = tracing::Span::current();
-    let request_id = match client_request_id(&req) {
-        Some(id) => {
-            span.record("client_request_id", id.to_str().unwrap_or_default());
-            id
-        }
-        None => req
-            .extensions()
-            .get::<tracing_actix_web::RequestId>()
-            .and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
-            .unwrap_or_else(|| HeaderValue::from_static("-")),
-    };
-    let method = req.method().to_string();
+    let request_id = request_id(&req);
+    let span = tracing::info_span!(
+        "request",
+        request_id = request_id.to_str().unwrap_or_default(),
+        tenant_id = tracing::field::Empty,
+    );
+    let method = req.method().clone();
+    // The route pattern, not the path: ids would make every path a metric series of its own.
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-    let mut response = next.call(req).await?;
+    let mut response = next.call(req).instrument(span.clone()).await?;
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     response.headers_mut().insert(REQUEST_ID, request_id);
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+    let method = method.to_string();
     metrics::histogram!("http_request_duration_seconds", "method" => method.clone(), "route" => route.clone()).record(seconds);
-    tracing::info!(
-        http.method = %method,
-        http.route = %route,
-        http.status_code = status,
-        latency_ms = seconds * 1000.0,
-        "request"
-    );
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+    span.in_scope(|| {
+        tracing::info!(
+            http.method = %method,
+            http.route = %route,
+            http.status_code = status,
+            latency_ms = seconds * 1000.0,
+            "request"
+        );
+    });
     Ok(response)
 }
