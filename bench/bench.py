@@ -28,6 +28,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "target/release/taskdash")
 DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+# The server's log level: `warn` leaves out the one line per request that `info` (the default) writes.
+LOG_LEVEL = os.environ.get("BENCH_LOG", "warn")
 PG_PORT, HTTP_PORT = 55440, 18300
 BASE = f"http://127.0.0.1:{HTTP_PORT}"
 RESULTS = os.path.join(ROOT, "bench/results")
@@ -149,16 +151,22 @@ def ceiling_stats(tps, latencies):
 
 def write_scripts(workdir):
     """pgbench scripts: the statements the server sends per request of each scenario."""
-    insert_one = (
-        "INSERT INTO tasks (project_id, title, description, status, priority_score, external_id, "
-        "milestone_id, parent_task_id, labels, completed_at) "
+    def aliased(alias):
+        return ", ".join(f"{alias}.{c}" for c in TASK_COLUMNS.split(", "))
+
+    # storage::tasks::create: the INSERT and, in the same statement, the stored task when the key
+    # is taken. (Its second statement runs only when a concurrent creation commits mid-statement.)
+    create_one = (
+        "WITH inserted AS (INSERT INTO tasks (project_id, title, description, status, priority_score, "
+        "external_id, milestone_id, parent_task_id, labels, completed_at) "
         "SELECT p.id, 'bench task', NULL, 'open', :prio, :key, NULL, NULL, '{}'::text[], "
         "CASE WHEN 'open'::text = 'done' THEN now() END "
         "FROM projects p WHERE p.id = :project AND p.tenant_id = :tenant "
-        f"ON CONFLICT (project_id, external_id) DO NOTHING RETURNING {TASK_COLUMNS};\n")
-    fallback = (f"SELECT t.{TASK_COLUMNS.replace(', ', ', t.')} FROM tasks t JOIN projects p "
-                "ON p.id = t.project_id AND p.tenant_id = :tenant "
-                "WHERE t.project_id = :project AND t.external_id = ANY(ARRAY[:key]);\n")
+        f"ON CONFLICT (project_id, external_id) DO NOTHING RETURNING {aliased('tasks')}) "
+        f"SELECT true AS created, {aliased('inserted')} FROM inserted UNION ALL "
+        f"SELECT false, {aliased('t')} FROM tasks t JOIN projects p ON p.id = t.project_id "
+        "AND p.tenant_id = :tenant WHERE t.project_id = :project AND t.external_id = :key "
+        "AND NOT EXISTS (SELECT 1 FROM inserted);\n")
     columns = ", ".join(f"inserted.{c}" for c in TASK_COLUMNS.split(", "))
     bulk = (
         "WITH input AS MATERIALIZED (SELECT nextval('tasks_id_seq') AS id, g::int AS ordinal, "
@@ -178,12 +186,10 @@ def write_scripts(workdir):
     scripts = {
         # pgbench has no string variables: keys are built in SQL from a random number.
         "create.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\n"
-                      + insert_one.replace(":key", "'pg-' || :r"),
-        # Keys rerun:1..5000 are stored: the INSERT conflicts, the fallback SELECT finds the task.
-        "rerun.sql": "\\set r random(1, 5000)\n\\set prio 1\n" + insert_one.replace(":key", "'rerun:' || :r")
-                     + fallback.replace(":key", "'rerun:' || :r"),
-        "storm.sql": "\\set r random(1, 10)\n\\set prio 1\n" + insert_one.replace(":key", "'storm:' || :r")
-                     + fallback.replace(":key", "'storm:' || :r"),
+                      + create_one.replace(":key", "('pg-' || :r)"),
+        # Keys rerun:1..5000 are stored: the INSERT conflicts and the same statement reads the task.
+        "rerun.sql": "\\set r random(1, 5000)\n\\set prio 1\n" + create_one.replace(":key", "('rerun:' || :r)"),
+        "storm.sql": "\\set r random(1, 10)\n\\set prio 1\n" + create_one.replace(":key", "('storm:' || :r)"),
         # The server binds arrays and UNNESTs them; pgbench cannot bind arrays, so the same rows
         # come from generate_series. The INSERT, its ordering, conflict handling and RETURNING match.
         "bulk.sql": "\\set base random(1, 1000000000000)\n" + bulk,
@@ -238,7 +244,7 @@ def main():
                                            check=True, capture_output=True, text=True).stdout)
         key, tenant = issued["api_key"], issued["tenant"]["id"]
         server = subprocess.Popen([BINARY, "--bind", f"127.0.0.1:{HTTP_PORT}", "--database-url", cluster.url,
-                                   "--log", "warn", "--log-format", "json"],
+                                   "--log", LOG_LEVEL, "--log-format", "json"],
                                   stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "server.log"), "w"))
         for _ in range(100):
             try:
@@ -276,8 +282,11 @@ def main():
             ("list100 c1", "list", f"/projects/{list_project}/tasks?limit=100", 1, "list.sql", {}),
             ("list100 c16", "list", f"/projects/{list_project}/tasks?limit=100", 16, "list.sql", {}),
         ]
+        only = [word for word in os.environ.get("BENCH_ONLY", "").split(",") if word]
         rows = []
         for name, mode, path, connections, sql, extra in scenarios:
+            if only and not any(word in name for word in only):
+                continue
             rounds = []
             for _ in range(ROUNDS):
                 before = cluster.count_tasks(project)
@@ -304,7 +313,7 @@ def main():
 
     machine = subprocess.run(["bash", "-c", "nproc; grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; "
                               "free -g | awk '/Mem/ {print $2}'"], capture_output=True, text=True).stdout.split("\n")
-    result = {"duration_s": DURATION, "rounds": ROUNDS, "machine": {"cores": machine[0], "cpu": machine[1].strip(),
+    result = {"duration_s": DURATION, "rounds": ROUNDS, "server_log_level": LOG_LEVEL, "machine": {"cores": machine[0], "cpu": machine[1].strip(),
                                                   "memory_gib": machine[2]},
               "rss_kb": {"idle": idle_rss, "peak": peak_rss}, "scenarios": rows}
     os.makedirs(RESULTS, exist_ok=True)
@@ -314,6 +323,7 @@ def main():
 
     print(f"\nMachine: {result['machine']['cores']} cores, {result['machine']['cpu']}, "
           f"{result['machine']['memory_gib']} GiB; median of {ROUNDS} alternating rounds of {DURATION} s; "
+          f"server log level {LOG_LEVEL}; "
           "server and ceiling share the cores with the load generator.\n")
     print("| scenario | server req/s | ceiling tx/s | ratio | server p50 ms | ceiling p50 ms | p50 ratio "
           "| server p99 ms | ceiling p99 ms | failed rounds |")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark, one command: builds the release binary, then runs bench/bench.py (private
 # durable PostgreSQL, the server, wrk against it and pgbench against the same SQL, in one run).
-# BENCH_SECONDS (default 10) sets the length of each run.
+# BENCH_SECONDS (default 5) and BENCH_ROUNDS (default 3) set the length and number of the
+# alternating rounds per scenario; BENCH_LOG (default warn) the server's log level;
+# BENCH_ONLY (comma-separated parts of scenario names, such as `create,list`) picks scenarios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()

@@ -132,7 +132,8 @@ pub struct DatabaseSettings {
     #[arg(long, env = "TASKDASH_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// Most connections this process opens to PostgreSQL.
+    /// Most connections this process opens to PostgreSQL, split evenly among the HTTP workers
+    /// (at least one each).
     #[arg(long, env = "TASKDASH_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
 

@@ -69,8 +69,18 @@ fn labels_param(labels: &[Label]) -> Vec<&str> {
     labels.iter().map(Label::as_str).collect()
 }
 
-/// INSERT … ON CONFLICT DO NOTHING, then (only if nothing was inserted) a *separate* SELECT:
-/// a second statement has a new snapshot, so it sees the concurrent winner's committed row.
+/// A task as `create` reads it back: inserted now, or already stored under its external_id.
+#[derive(sqlx::FromRow)]
+struct CreatedRow {
+    created: bool,
+    #[sqlx(flatten)]
+    task: Task,
+}
+
+/// One statement: INSERT … ON CONFLICT DO NOTHING RETURNING, and in the same round trip the
+/// stored task when the key was taken (the re-run case). That read uses the statement's
+/// snapshot, which cannot see a concurrent winner that committed after the statement began;
+/// for that race, a *separate* SELECT follows (a new statement has a new snapshot).
 #[tracing::instrument(skip(pool, task), fields(external_id = ?task.external_id))]
 pub async fn create(
     pool: &Pool,
@@ -79,15 +89,26 @@ pub async fn create(
     task: &NewTask,
 ) -> Result<Created, CreateError> {
     for _ in 0..CREATE_ATTEMPTS {
-        let inserted: Option<Task> = sqlx::query_as(concat!(
-            "INSERT INTO tasks (project_id, title, description, status, priority_score,
-                                external_id, milestone_id, parent_task_id, labels, completed_at)
-             SELECT p.id, $3, $4, $5, $6, $7, $8, $9, $10,
-                    CASE WHEN $5::text = 'done' THEN now() END
-             FROM projects p WHERE p.id = $1 AND p.tenant_id = $2
-             ON CONFLICT (project_id, external_id) DO NOTHING
-             RETURNING ",
-            task_columns!("tasks")
+        let row: Option<CreatedRow> = sqlx::query_as(concat!(
+            "WITH inserted AS (
+                 INSERT INTO tasks (project_id, title, description, status, priority_score,
+                                    external_id, milestone_id, parent_task_id, labels, completed_at)
+                 SELECT p.id, $3, $4, $5, $6, $7, $8, $9, $10,
+                        CASE WHEN $5::text = 'done' THEN now() END
+                 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2
+                 ON CONFLICT (project_id, external_id) DO NOTHING
+                 RETURNING ",
+            task_columns!("tasks"),
+            ")
+             SELECT true AS created, ",
+            task_columns!("inserted"),
+            " FROM inserted
+             UNION ALL
+             SELECT false, ",
+            task_columns!("t"),
+            " FROM tasks t JOIN projects p ON p.id = t.project_id AND p.tenant_id = $2
+             WHERE t.project_id = $1 AND t.external_id = $7
+               AND NOT EXISTS (SELECT 1 FROM inserted)"
         ))
         .bind(project_id)
         .bind(tenant_id)
@@ -101,8 +122,16 @@ pub async fn create(
         .bind(labels_param(&task.labels))
         .fetch_optional(&mut *pool.acquire().await?)
         .await?;
-        if let Some(task) = inserted {
-            return Ok(Created::New(task));
+        match row {
+            Some(CreatedRow {
+                created: true,
+                task,
+            }) => return Ok(Created::New(task)),
+            Some(CreatedRow {
+                created: false,
+                task,
+            }) => return Ok(Created::Existing(task)),
+            None => {}
         }
         let Some(external_id) = &task.external_id else {
             // Without a key nothing can conflict: the project was not found.

@@ -133,6 +133,36 @@ async fn fifty_concurrent_creates_with_one_key_on_two_servers_give_one_201_and_4
 }
 
 #[tokio::test]
+async fn a_create_that_waited_on_an_uncommitted_duplicate_answers_200_with_the_winner() {
+    let app = spawn_app().await;
+    let project = app.create_project("p").await;
+    // The winner: inserted by another session, not yet committed when the request arrives.
+    let mut winner = app.pool.acquire().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "BEGIN; INSERT INTO tasks (project_id, title, external_id)
+         VALUES ({project}, 'the winner', 'wf-race:s:1')"
+    )))
+    .execute(&mut *winner)
+    .await
+    .unwrap();
+    let request = tokio::spawn(
+        app.post(
+            &format!("/projects/{project}/tasks"),
+            &json!({"title": "the loser", "external_id": "wf-race:s:1"}),
+        )
+        .send(),
+    );
+    // The request's INSERT now waits on the winner's row; once it commits, the request's own
+    // statement cannot see that row (its snapshot is older): only a second read finds it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sqlx::raw_sql("COMMIT").execute(&mut *winner).await.unwrap();
+    let response = request.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(response).await["title"], "the winner");
+    assert_eq!(app.task_count(project).await, 1);
+}
+
+#[tokio::test]
 async fn invalid_fields_are_400_with_a_pointer_each_and_nothing_is_written() {
     let app = spawn_app().await;
     let project = app.create_project("p").await;
