@@ -106,6 +106,13 @@ def http(method, path, key, body=None):
         return json.loads(response.read())
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid, field):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1))
@@ -289,8 +296,10 @@ def main():
                 continue
             rounds = []
             for _ in range(ROUNDS):
-                before = cluster.count_tasks(project)
+                before, cpu_before = cluster.count_tasks(project), cpu_seconds(server.pid)
                 server_result = wrk(mode, path, connections, {**env, "BULK_SIZE": str(extra.get("n", 0))})
+                server_result["cpu_us_per_request"] = ((cpu_seconds(server.pid) - cpu_before) * 1e6
+                                                       / max(server_result["requests"], 1))
                 server_result["rows_written"] = cluster.count_tasks(project) - before
                 server_result["rows_as_expected"] = rows_as_expected(mode, server_result, connections, extra)
                 ceiling = ceiling_stats(*cluster.pgbench(scripts[sql], connections, {**variables, **extra}))
@@ -317,22 +326,24 @@ def main():
                                                   "memory_gib": machine[2]},
               "rss_kb": {"idle": idle_rss, "peak": peak_rss}, "scenarios": rows}
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "latest.json"), "w") as f:
+    # A partial run (BENCH_ONLY) does not replace the full results the README shows.
+    name = "partial" if os.environ.get("BENCH_ONLY") else "latest"
+    with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:
         json.dump(result, f, indent=2)
-    svg(rows, os.path.join(RESULTS, "latest.svg"))
+    svg(rows, os.path.join(RESULTS, f"{name}.svg"))
 
     print(f"\nMachine: {result['machine']['cores']} cores, {result['machine']['cpu']}, "
           f"{result['machine']['memory_gib']} GiB; median of {ROUNDS} alternating rounds of {DURATION} s; "
           f"server log level {LOG_LEVEL}; "
           "server and ceiling share the cores with the load generator.\n")
     print("| scenario | server req/s | ceiling tx/s | ratio | server p50 ms | ceiling p50 ms | p50 ratio "
-          "| server p99 ms | ceiling p99 ms | failed rounds |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| server p99 ms | ceiling p99 ms | server CPU µs/req | failed rounds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         s, c = r["server"], r["ceiling"]
         print(f"| {r['scenario']} | {s['throughput']:.0f} | {c['throughput']:.0f} | {r['ratio']:.2f} | "
               f"{s['p50_ms']:.2f} | {c['p50_ms']:.2f} | {r['p50_ratio']:.2f} | {s['p99_ms']:.2f} | "
-              f"{c['p99_ms']:.2f} | {r['failures']} |")
+              f"{c['p99_ms']:.2f} | {s['cpu_us_per_request']:.0f} | {r['failures']} |")
     print(f"\nServer RSS: {idle_rss / 1024:.1f} MB idle, {peak_rss / 1024:.1f} MB peak.")
     if any(r["failures"] for r in rows):
         print("Some rounds failed (non-2xx answers, socket errors, or rows not written as answered): "
