@@ -35,13 +35,16 @@ for i in 1 2 3; do
 done
 
 status=0
+# One worker: with two threads, CPython 3.11's `ast` module (which Hypothesis uses to describe
+# lambdas) can fail with "AST constructor recursion depth mismatch" — a crash of the tool, not a
+# finding about the API (seen twice in CI).
 timeout 900 "$venv/bin/st" --config-file scripts/schemathesis.toml run openapi/openapi.json \
     --url "$base" \
     --header "Authorization: Bearer $key" \
     --checks all \
     --seed 20261128 \
     --max-examples "$examples" \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 10 \
     || status=$?
 if grep -q "panicked" "$data/server.log"; then
