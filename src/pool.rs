@@ -116,22 +116,28 @@ impl Pool {
     /// Refuses new acquires and closes idle connections politely (PostgreSQL logs an abrupt
     /// disconnect as an error). Connections in use are dropped when returned.
     pub async fn close(&self) {
-        let idle = self.inner.retain(|_, _| false).removed;
-        self.inner.close();
-        for connection in idle {
-            let _ = connection.raw.close().await;
-        }
+        close(&self.inner).await;
+    }
+}
+
+async fn close(pool: &managed::Pool<Connector>) {
+    let idle = pool.retain(|_, _| false).removed;
+    pool.close();
+    for connection in idle {
+        let _ = connection.raw.close().await;
     }
 }
 
 /// The pools of one server process: one per HTTP worker, each with an even share of the
-/// configured connections (at least one), all visible for metrics and shutdown.
+/// configured connections (at least one), all visible for metrics and shutdown. Held weakly:
+/// a pool lives as long as its worker, so a worker that actix replaces (after a panic) takes
+/// its connections with it.
 #[derive(Clone, Debug)]
 pub struct Pools {
     options: PgConnectOptions,
     per_worker: usize,
     acquire_timeout: Duration,
-    created: Arc<Mutex<Vec<Pool>>>,
+    created: Arc<Mutex<Vec<managed::WeakPool<Connector>>>>,
 }
 
 impl Pools {
@@ -147,31 +153,35 @@ impl Pools {
     /// A new pool for the calling worker.
     pub fn for_worker(&self) -> Pool {
         let pool = Pool::new(self.options.clone(), self.per_worker, self.acquire_timeout);
-        self.all().push(pool.clone());
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        created.retain(|pool| pool.upgrade().is_some());
+        created.push(pool.inner.weak());
         pool
     }
 
-    /// Connections across all workers: (open, idle, most allowed).
+    /// Connections across the live workers: (open, idle, most allowed).
     pub fn usage(&self) -> (usize, usize, usize) {
-        self.all()
+        self.live()
             .iter()
-            .map(Pool::status)
+            .map(managed::Pool::status)
             .fold((0, 0, 0), |(open, idle, max), s| {
                 (open + s.size, idle + s.available, max + s.max_size)
             })
     }
 
+    /// Closes the pools of workers still alive (those that stopped dropped theirs).
     pub async fn close(&self) {
-        let pools = self.all().clone();
-        for pool in pools {
-            pool.close().await;
+        for pool in self.live() {
+            close(&pool).await;
         }
     }
 
-    fn all(&self) -> std::sync::MutexGuard<'_, Vec<Pool>> {
-        self.created
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn live(&self) -> Vec<managed::Pool<Connector>> {
+        let created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        created
+            .iter()
+            .filter_map(managed::WeakPool::upgrade)
+            .collect()
     }
 }
 
