@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
-use futures_util::{FutureExt, TryStreamExt};
+use futures_util::{FutureExt, TryFutureExt, TryStreamExt};
 use sqlx::postgres::{PgConnectOptions, PgQueryResult, PgRow, PgStatement, PgTypeInfo};
 use sqlx::{Connection as _, Describe, Either, Execute, Executor, PgConnection, Postgres, SqlStr};
 
@@ -109,10 +109,6 @@ impl Pool {
         }
     }
 
-    pub fn status(&self) -> managed::Status {
-        self.inner.status()
-    }
-
     /// Refuses new acquires and closes idle connections politely (PostgreSQL logs an abrupt
     /// disconnect as an error). Connections in use are dropped when returned.
     pub async fn close(&self) {
@@ -185,23 +181,16 @@ impl Pools {
     }
 }
 
-/// Errors after which the connection's state is unknown, so it must not be reused. Errors
-/// PostgreSQL reports (constraint violations, timeouts) leave the connection usable.
-fn breaks_connection(error: &sqlx::Error) -> bool {
-    matches!(
+/// Marks the connection broken after an error that leaves its state unknown (I/O, protocol,
+/// TLS), so it is not reused. Errors PostgreSQL reports (constraint violations, timeouts)
+/// leave the connection usable.
+fn note_failure(broken: &mut bool, error: &sqlx::Error) {
+    if matches!(
         error,
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
-    )
-}
-
-/// Passes `result` on, marking the connection broken when the error says so.
-fn note_failure<T>(broken: &mut bool, result: sqlx::Result<T>) -> sqlx::Result<T> {
-    if let Err(error) = &result
-        && breaks_connection(error)
-    {
+    ) {
         *broken = true;
     }
-    result
 }
 
 /// Executes on the underlying `PgConnection`, noting connection-level failures on the way.
@@ -217,11 +206,10 @@ impl<'c> Executor<'c> for &'c mut Connection {
         E: 'q + Execute<'q, Postgres>,
     {
         let Connection { raw, broken } = self;
-        Box::pin(raw.fetch_many(query).inspect_err(move |error| {
-            if breaks_connection(error) {
-                *broken = true;
-            }
-        }))
+        Box::pin(
+            raw.fetch_many(query)
+                .inspect_err(move |error| note_failure(broken, error)),
+        )
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, sqlx::Result<Option<PgRow>>>
@@ -231,7 +219,7 @@ impl<'c> Executor<'c> for &'c mut Connection {
     {
         let Connection { raw, broken } = self;
         raw.fetch_optional(query)
-            .map(move |result| note_failure(broken, result))
+            .inspect_err(move |error| note_failure(broken, error))
             .boxed()
     }
 
@@ -245,7 +233,7 @@ impl<'c> Executor<'c> for &'c mut Connection {
     {
         let Connection { raw, broken } = self;
         raw.prepare_with(sql, parameters)
-            .map(move |result| note_failure(broken, result))
+            .inspect_err(move |error| note_failure(broken, error))
             .boxed()
     }
 
@@ -255,7 +243,7 @@ impl<'c> Executor<'c> for &'c mut Connection {
     {
         let Connection { raw, broken } = self;
         raw.describe(sql)
-            .map(move |result| note_failure(broken, result))
+            .inspect_err(move |error| note_failure(broken, error))
             .boxed()
     }
 }

@@ -60,7 +60,6 @@ impl Application {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let pools = Pools::new(database, &settings.database, workers);
         let pools_data = web::Data::new(pools.clone());
-        let all_pools = pools.clone();
         let limits = web::Data::new(Limits {
             max_bulk_tasks: settings.max_bulk_tasks,
         });
@@ -79,7 +78,7 @@ impl Application {
                 .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
                 .wrap(from_fn(telemetry::observe))
                 // Built here, on the worker's thread: its connections stay on this thread.
-                .app_data(web::Data::new(pools.for_worker()))
+                .app_data(web::Data::new(pools_data.for_worker()))
                 .app_data(pools_data.clone())
                 .app_data(limits.clone())
                 .app_data(draining_data.clone())
@@ -104,7 +103,7 @@ impl Application {
             port,
             server: server.run(),
             draining,
-            pools: all_pools,
+            pools,
         })
     }
 

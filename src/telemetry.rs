@@ -102,14 +102,13 @@ pub async fn observe(
         request_id = request_id.to_str().unwrap_or_default(),
         tenant_id = tracing::field::Empty,
     );
-    let method = req.method().clone();
+    let method = req.method().to_string();
     // The route pattern, not the path: ids would make every path a metric series of its own.
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let mut response = next.call(req).instrument(span.clone()).await?;
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     response.headers_mut().insert(REQUEST_ID, request_id);
-    let method = method.to_string();
     metrics::histogram!("http_request_duration_seconds", "method" => method.clone(), "route" => route.clone()).record(seconds);
     metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()).increment(1);
     span.in_scope(|| {

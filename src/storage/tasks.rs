@@ -122,16 +122,12 @@ pub async fn create(
         .bind(labels_param(&task.labels))
         .fetch_optional(&mut *pool.acquire().await?)
         .await?;
-        match row {
-            Some(CreatedRow {
-                created: true,
-                task,
-            }) => return Ok(Created::New(task)),
-            Some(CreatedRow {
-                created: false,
-                task,
-            }) => return Ok(Created::Existing(task)),
-            None => {}
+        if let Some(CreatedRow { created, task }) = row {
+            return Ok(if created {
+                Created::New(task)
+            } else {
+                Created::Existing(task)
+            });
         }
         let Some(external_id) = &task.external_id else {
             // Without a key nothing can conflict: the project was not found.

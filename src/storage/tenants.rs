@@ -1,8 +1,8 @@
-use crate::pool::Pool;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::auth;
+use crate::pool::Pool;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct TenantRecord {
