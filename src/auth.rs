@@ -24,16 +24,48 @@ const KEY_PREFIX: &str = "tdk_";
 const SECRET_BYTES: usize = 32;
 
 /// A freshly generated key: the secret to show once, and the hash to store.
-pub struct GeneratedKey {
-    pub secret: String,
-    pub hash: Vec<u8>,
+struct GeneratedKey {
+    secret: String,
+    hash: Vec<u8>,
 }
 
-pub fn generate_key() -> GeneratedKey {
+fn generate_key() -> GeneratedKey {
     let bytes: [u8; SECRET_BYTES] = rand::random();
     let secret = format!("{KEY_PREFIX}{}", hex::encode(bytes));
     let hash = hash_key(&secret);
     GeneratedKey { secret, hash }
+}
+
+/// What `tenant create` and `key create` print: the key's secret appears here and nowhere else.
+#[derive(Debug, serde::Serialize)]
+pub struct IssuedKey {
+    pub tenant: storage::tenants::TenantRecord,
+    pub api_key_id: i64,
+    pub api_key: String,
+}
+
+impl IssuedKey {
+    fn new(stored: storage::tenants::StoredKey, key: GeneratedKey) -> Self {
+        Self {
+            tenant: stored.tenant,
+            api_key_id: stored.api_key_id,
+            api_key: key.secret,
+        }
+    }
+}
+
+/// Creates a tenant and its first key; `None` if the name is taken.
+pub async fn create_tenant(pool: &Pool, name: &str) -> sqlx::Result<Option<IssuedKey>> {
+    let key = generate_key();
+    let stored = storage::tenants::create_tenant(pool, name, &key.hash).await?;
+    Ok(stored.map(|stored| IssuedKey::new(stored, key)))
+}
+
+/// Issues another key for an existing tenant; `None` if there is no such tenant.
+pub async fn create_key(pool: &Pool, tenant_name: &str) -> sqlx::Result<Option<IssuedKey>> {
+    let key = generate_key();
+    let stored = storage::tenants::create_key(pool, tenant_name, &key.hash).await?;
+    Ok(stored.map(|stored| IssuedKey::new(stored, key)))
 }
 
 pub fn hash_key(secret: &str) -> Vec<u8> {

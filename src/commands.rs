@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::auth::{self, IssuedKey};
 use crate::configuration::{DatabaseSettings, ServeSettings};
 use crate::database::Database;
 use crate::pool::Pool;
 use crate::startup::Application;
-use crate::storage::tenants::{self, IssuedKey};
+use crate::storage::tenants;
 
 /// Tenant created on an embedded cluster's first start, so a newcomer can try the API at once.
 const DEFAULT_TENANT: &str = "default";
@@ -71,7 +72,7 @@ async fn stop_signal() -> anyhow::Result<StopSignal> {
 async fn welcome_key(pool: &Pool, data_dir: &Path) -> anyhow::Result<()> {
     let key_path = data_dir.join(KEY_FILE);
     if tenants::find_tenant(pool, DEFAULT_TENANT).await?.is_none()
-        && let Some(issued) = tenants::create_tenant(pool, DEFAULT_TENANT).await?
+        && let Some(issued) = auth::create_tenant(pool, DEFAULT_TENANT).await?
     {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -103,7 +104,7 @@ pub async fn migrate(settings: DatabaseSettings) -> anyhow::Result<()> {
 
 pub async fn create_tenant(name: String, settings: DatabaseSettings) -> anyhow::Result<()> {
     let (database, pool) = open_migrated(&settings).await?;
-    let issued = tenants::create_tenant(&pool, &name).await;
+    let issued = auth::create_tenant(&pool, &name).await;
     pool.close().await;
     finish(database).await;
     match issued? {
@@ -116,7 +117,7 @@ pub async fn create_tenant(name: String, settings: DatabaseSettings) -> anyhow::
 
 pub async fn create_key(tenant: String, settings: DatabaseSettings) -> anyhow::Result<()> {
     let (database, pool) = open_migrated(&settings).await?;
-    let issued = tenants::create_key(&pool, &tenant).await;
+    let issued = auth::create_key(&pool, &tenant).await;
     pool.close().await;
     finish(database).await;
     match issued? {

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::telemetry::LogFormat;
@@ -85,7 +85,7 @@ pub struct ServeSettings {
     pub workers: Option<usize>,
 
     /// Most tasks accepted by one bulk request.
-    #[arg(long, env = "TASKDASH_MAX_BULK_TASKS", default_value_t = 1000)]
+    #[arg(long, env = "TASKDASH_MAX_BULK_TASKS", default_value_t = crate::state::DEFAULT_MAX_BULK_TASKS)]
     pub max_bulk_tasks: usize,
 
     /// Largest request body accepted, in bytes.
@@ -148,6 +148,22 @@ pub struct DatabaseSettings {
     /// Longest a single SQL statement may run before it is cancelled (answered 503).
     #[arg(long, env = "TASKDASH_STATEMENT_TIMEOUT_SECS", default_value_t = 10)]
     pub statement_timeout_secs: u64,
+}
+
+impl ServeSettings {
+    /// The settings a bare `taskdash serve` would get in an empty environment: clap's declared
+    /// defaults, read through clap itself (so they cannot drift from the flags), with every `env`
+    /// lookup switched off, so `TASKDASH_*` or `DATABASE_URL` in the caller's environment cannot
+    /// leak in. For tests and embedders, which override the fields they care about; the binary
+    /// parses [`Cli`] as usual, environment included.
+    pub fn defaults() -> Self {
+        let command = Self::augment_args(clap::Command::new("taskdash"))
+            .mut_args(|arg| arg.env(None::<&'static str>));
+        let matches = command
+            .try_get_matches_from(["taskdash"])
+            .expect("every serve flag is optional or has a default");
+        Self::from_arg_matches(&matches).expect("the declared defaults parse")
+    }
 }
 
 impl DatabaseSettings {

@@ -168,7 +168,11 @@ impl Drop for EmbeddedPostgres {
     }
 }
 
-/// The unprivileged account that owns and runs the cluster: PostgreSQL refuses to run as root.
+/// The unprivileged account that owns and runs the cluster: PostgreSQL refuses to run as root
+/// (initdb and postgres both exit with an error), so a taskdash started as root hands the
+/// cluster to the `postgres` system user, creating that user with `useradd` if the machine has
+/// none. Both cases are logged, the creation as a warning: a server adding a user to the host
+/// is not something an operator should discover by surprise.
 struct ClusterOwner {
     ids: Option<(Uid, Gid)>,
 }
@@ -179,7 +183,15 @@ impl ClusterOwner {
             return Ok(Self { ids: None });
         }
         let user = match User::from_name(SUPERUSER)? {
-            Some(user) => user,
+            Some(user) => {
+                tracing::info!(
+                    user = SUPERUSER,
+                    uid = user.uid.as_raw(),
+                    "running as root: the embedded PostgreSQL cluster is owned and run by the \
+                     existing `{SUPERUSER}` user, because PostgreSQL refuses to run as root"
+                );
+                user
+            }
             None => {
                 let status = Command::new("useradd")
                     .args([
@@ -191,12 +203,28 @@ impl ClusterOwner {
                     .arg(SUPERUSER)
                     .status()
                     .context(
-                        "running as root, and cannot run `useradd` to create the `postgres` user",
+                        "running as root, and cannot run `useradd` to create the `postgres` user \
+                         that the embedded cluster needs (PostgreSQL refuses to run as root): \
+                         create it, run as another user, or set DATABASE_URL",
                     )?;
                 if !status.success() {
-                    bail!("running as root, and `useradd {SUPERUSER}` failed ({status})");
+                    bail!(
+                        "running as root, and `useradd {SUPERUSER}` failed ({status}); the embedded \
+                         cluster needs that user (PostgreSQL refuses to run as root): create it, \
+                         run as another user, or set DATABASE_URL"
+                    );
                 }
-                User::from_name(SUPERUSER)?.context("`postgres` user missing after useradd")?
+                let user =
+                    User::from_name(SUPERUSER)?.context("`postgres` user missing after useradd")?;
+                tracing::warn!(
+                    user = SUPERUSER,
+                    uid = user.uid.as_raw(),
+                    "running as root: created the system user `{SUPERUSER}` (`useradd --system \
+                     --no-create-home --shell /usr/sbin/nologin {SUPERUSER}`) to own and run the \
+                     embedded PostgreSQL cluster, because PostgreSQL refuses to run as root; \
+                     run as an unprivileged user or set DATABASE_URL to avoid this"
+                );
+                user
             }
         };
         Ok(Self {

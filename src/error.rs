@@ -14,8 +14,9 @@ pub type ApiResult<T, E = ApiError> = Result<T, E>;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Stable error codes: clients may branch on `code`; `type` is the same code as a URI.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum ErrorCode {
     ValidationFailed,
     MalformedRequest,
@@ -66,15 +67,9 @@ impl ErrorCode {
         }
     }
 
-    fn slug(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(|s| s.replace('_', "-")))
-            .unwrap_or_default()
-    }
-
     pub fn type_uri(self) -> String {
-        format!("https://taskdash.dev/problems/{}", self.slug())
+        let slug: &str = self.into();
+        format!("https://taskdash.dev/problems/{slug}")
     }
 }
 
@@ -145,6 +140,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the database is unavailable; retry shortly")]
     Unavailable,
+    /// The database could not be reached, or gave up on the statement: a 503, logged.
+    #[error("the database is unavailable; retry shortly")]
+    DatabaseUnavailable(#[source] sqlx::Error),
+    /// A database failure the client did not cause: a 500, logged.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
     #[error("this replica is shutting down; retry on another")]
     ShuttingDown,
     #[error(transparent)]
@@ -177,8 +178,10 @@ impl ApiError {
             Self::PreconditionFailed => ErrorCode::PreconditionFailed,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
-            Self::Unavailable | Self::ShuttingDown => ErrorCode::ServiceUnavailable,
-            Self::Internal(_) => ErrorCode::Internal,
+            Self::Unavailable | Self::DatabaseUnavailable(_) | Self::ShuttingDown => {
+                ErrorCode::ServiceUnavailable
+            }
+            Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -186,7 +189,9 @@ impl ApiError {
         let code = self.code();
         let detail = match self {
             // The client learns nothing of internals; the log has the whole chain.
-            Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            Self::Database(_) | Self::Internal(_) => {
+                "an unexpected error occurred; it has been logged".to_owned()
+            }
             other => other.to_string(),
         };
         Problem {
@@ -209,16 +214,14 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Internal(error) = self {
-            tracing::error!(error = ?error, "request failed");
-        }
+        self.record();
         let mut response = HttpResponse::build(self.status_code());
         response.content_type(PROBLEM_JSON);
         match self {
             Self::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"taskdash\""));
             }
-            Self::Unavailable | Self::ShuttingDown => {
+            Self::Unavailable | Self::DatabaseUnavailable(_) | Self::ShuttingDown => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             Self::MethodNotAllowed { allow } => {
@@ -230,8 +233,73 @@ impl ResponseError for ApiError {
     }
 }
 
+impl ApiError {
+    /// The side effects of an answered error, in one place: what the client did not cause is
+    /// logged and counted.
+    fn record(&self) {
+        match self {
+            Self::DatabaseUnavailable(error) => {
+                metrics::counter!("db_errors_total", "kind" => "unavailable").increment(1);
+                tracing::warn!(error = %error, "database unavailable");
+            }
+            Self::Database(error) => {
+                metrics::counter!("db_errors_total", "kind" => "other").increment(1);
+                tracing::error!(error = ?error, "request failed");
+            }
+            Self::Internal(error) => tracing::error!(error = ?error, "request failed"),
+            _ => {}
+        }
+    }
+}
+
+/// A resource that a request body names by id (`milestone_id`), which must exist in the same
+/// project. Later resources add their references here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reference {
+    Milestone,
+    ParentTask,
+}
+
+impl Reference {
+    /// The body field that holds the id.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Milestone => "milestone_id",
+            Self::ParentTask => "parent_task_id",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Milestone => "milestone",
+            Self::ParentTask => "task",
+        }
+    }
+
+    /// The foreign key (named in the migrations) that refuses an unknown id.
+    pub fn from_constraint(constraint: &str) -> Option<Self> {
+        match constraint {
+            "tasks_milestone_fkey" => Some(Self::Milestone),
+            "tasks_parent_task_fkey" => Some(Self::ParentTask),
+            _ => None,
+        }
+    }
+
+    /// The problem entry for this reference of the item at `item` (`""` for a body,
+    /// `/tasks/3` for a bulk item) naming nothing.
+    pub fn unknown_at(self, item: &str) -> FieldError {
+        FieldError::new(
+            format!("{item}/{}", self.field()),
+            format!("no {} with this id in the project", self.noun()),
+        )
+    }
+}
+
 /// Constraint names from the migrations, mapped to what the client did wrong.
 fn constraint_error(constraint: &str) -> Option<ApiError> {
+    if let Some(reference) = Reference::from_constraint(constraint) {
+        return Some(ApiError::UnknownReference(vec![reference.unknown_at("")]));
+    }
     Some(match constraint {
         "projects_tenant_slug_key" => {
             ApiError::Conflict("a project with this slug already exists".into())
@@ -239,14 +307,6 @@ fn constraint_error(constraint: &str) -> Option<ApiError> {
         "milestones_project_slug_key" => {
             ApiError::Conflict("a milestone with this slug already exists in the project".into())
         }
-        "tasks_milestone_fkey" => ApiError::UnknownReference(vec![FieldError::new(
-            "/milestone_id",
-            "no milestone with this id in the project",
-        )]),
-        "tasks_parent_task_fkey" => ApiError::UnknownReference(vec![FieldError::new(
-            "/parent_task_id",
-            "no task with this id in the project",
-        )]),
         "tasks_not_own_parent_check" => {
             ApiError::Conflict("parent_task_id would make the task its own ancestor".into())
         }
@@ -254,37 +314,31 @@ fn constraint_error(constraint: &str) -> Option<ApiError> {
     })
 }
 
+/// Whether a database error means "not available right now" (a 503 worth retrying): the pool
+/// timed out or closed, the connection broke, or the server is shutting down, refusing
+/// connections (class 08, 57P01-57P03, 53300) or cancelled the statement (57014).
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            code.starts_with("08") || code.starts_with("57P") || code == "57014" || code == "53300"
+        }
+        _ => false,
+    }
+}
+
+/// A pure translation: logging and metrics happen when the error is answered ([`ApiError::record`]).
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                metrics::counter!("db_errors_total", "kind" => "unavailable").increment(1);
-                tracing::warn!(error = %error, "database unavailable");
-                Self::Unavailable
-            }
-            sqlx::Error::Database(db) => {
-                if let Some(mapped) = db.constraint().and_then(constraint_error) {
-                    return mapped;
-                }
-                // Class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now),
-                // 57014 (statement timeout), 53300 (too many connections).
-                let code = db.code().unwrap_or_default();
-                if code.starts_with("08")
-                    || code.starts_with("57P")
-                    || code == "57014"
-                    || code == "53300"
-                {
-                    metrics::counter!("db_errors_total", "kind" => "unavailable").increment(1);
-                    tracing::warn!(error = %error, "database unavailable");
-                    return Self::Unavailable;
-                }
-                metrics::counter!("db_errors_total", "kind" => "other").increment(1);
-                Self::Internal(error.into())
-            }
-            _ => {
-                metrics::counter!("db_errors_total", "kind" => "other").increment(1);
-                Self::Internal(error.into())
-            }
+        let constraint = error.as_database_error().and_then(|db| db.constraint());
+        if let Some(mapped) = constraint.and_then(constraint_error) {
+            return mapped;
+        }
+        if is_unavailable(&error) {
+            Self::DatabaseUnavailable(error)
+        } else {
+            Self::Database(error)
         }
     }
 }

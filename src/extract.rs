@@ -1,4 +1,5 @@
-//! Request extractors that fail with our problem+json, naming what was wrong and where.
+//! Request extractors (JSON bodies, the `If-Match` header) that fail with our problem+json,
+//! naming what was wrong and where.
 
 use actix_web::dev::Payload;
 use actix_web::error::{PathError, PayloadError, QueryPayloadError};
@@ -125,4 +126,50 @@ pub async fn require_utf8_query(
         return Ok(req.error_response(error));
     }
     next.call(req).await
+}
+
+/// The `If-Match` header, as documented and as read: the version it names (`"3"` or `W/"3"`),
+/// or none when absent or `*` (any existing resource).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatch {
+    /// The `ETag` of a previous read (`"3"`; `3` is read the same), or `*`: the write happens
+    /// only if the resource is still at that version (else 412).
+    #[param(rename = "If-Match", value_type = String, required = false, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"|[0-9]{1,9})$"#)]
+    pub version: Option<i32>,
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_if_match(req).map(|version| Self { version }))
+    }
+}
+
+fn parse_if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::field(
+            "/header/If-Match",
+            "must be an ETag returned by this API, such as \"3\"",
+        )
+    };
+    let value = value.to_str().map_err(|_| invalid())?.trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    // Clients that drop the quotes are common enough to meet halfway: `3` is read as `"3"`.
+    let tag = value.strip_prefix("W/").unwrap_or(value);
+    let digits = match tag.strip_prefix('"') {
+        Some(quoted) => quoted.strip_suffix('"'),
+        None if tag.len() == value.len() => Some(tag),
+        None => None,
+    }
+    .filter(|t| (1..=9).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
+    .ok_or_else(invalid)?;
+    digits.parse().map(Some).map_err(|_| invalid())
 }

@@ -7,8 +7,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
+use utoipa::openapi::{RefOr, Schema};
+
 use crate::error::{ErrorCode, FieldError, Problem};
 use crate::routes::{self, responses};
+use crate::state::Limits;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,7 +42,9 @@ use crate::routes::{self, responses};
         (name = "tasks", description = "Tasks: idempotent creation, the work queue, updates"),
         (name = "operations", description = "Health checks")
     ),
-    modifiers(&BearerScheme)
+    modifiers(&BearerScheme),
+    // Every operation needs an API key unless it says otherwise (the health checks).
+    security(("bearer" = []))
 )]
 pub struct ApiDoc;
 
@@ -67,6 +72,24 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
+    spec
+}
+
+/// The document as a server serves it: its own configured limits, where the committed one
+/// states the defaults.
+pub fn spec_for(limits: &Limits) -> utoipa::openapi::OpenApi {
+    let mut spec = spec();
+    let bulk_tasks = spec
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.get_mut("BulkInput"))
+        .and_then(|schema| match schema {
+            RefOr::T(Schema::Object(object)) => object.properties.get_mut("tasks"),
+            _ => None,
+        });
+    if let Some(RefOr::T(Schema::Array(tasks))) = bulk_tasks {
+        tasks.max_items = Some(limits.max_bulk_tasks);
+    }
     spec
 }
 

@@ -2,8 +2,6 @@
 //! port, which tests use) and exposes the port before serving.
 
 use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_cors::Cors;
@@ -19,28 +17,9 @@ use crate::auth::KeyCache;
 use crate::configuration::ServeSettings;
 use crate::error::ApiError;
 use crate::pool::Pools;
+use crate::state::{Draining, Limits};
 use crate::telemetry;
 use crate::{extract, openapi, routes};
-
-/// Request limits handlers consult.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    pub max_bulk_tasks: usize,
-}
-
-/// Set when the process is shutting down: readiness answers 503 so balancers stop sending
-/// new requests while in-flight ones finish.
-#[derive(Clone, Debug, Default)]
-pub struct Draining(Arc<AtomicBool>);
-
-impl Draining {
-    pub fn start(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-    pub fn is_draining(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 pub struct Application {
     port: u16,
@@ -54,15 +33,16 @@ impl Application {
     pub fn build(settings: &ServeSettings, database: PgConnectOptions) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
-        let spec = openapi::spec();
+        let limits = Limits {
+            max_bulk_tasks: settings.max_bulk_tasks,
+        };
+        let spec = openapi::spec_for(&limits);
         let workers = settings
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let pools = Pools::new(database, &settings.database, workers);
         let pools_data = web::Data::new(pools.clone());
-        let limits = web::Data::new(Limits {
-            max_bulk_tasks: settings.max_bulk_tasks,
-        });
+        let limits = web::Data::new(limits);
         let max_body_bytes = settings.max_body_bytes;
         let origins = settings.cors_allowed_origins.clone();
         let key_cache =

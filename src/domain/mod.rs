@@ -1,30 +1,29 @@
-//! Domain types. Request bodies deserialise into loose `*Input` types; `validate` turns them into
-//! the validated types storage accepts, collecting *every* problem with its JSON pointer.
+//! Domain types. Request bodies deserialise into loose `*Input` types; [`Validate::validate`]
+//! turns them into the validated types storage accepts, collecting *every* problem with its
+//! JSON pointer. One file per resource; text rules in `text`, bulk rules in `bulk`.
 
+mod bulk;
+mod milestone;
 mod project;
 mod task;
 mod text;
 
+pub use bulk::*;
+pub use milestone::*;
 pub use project::*;
 pub use task::*;
 pub use text::*;
 
-use crate::error::FieldError;
+use crate::error::{ApiError, FieldError};
 
 /// Collects field errors under a JSON pointer prefix (`""` for a body, `/tasks/3` for an item).
-pub struct Validator<'a> {
+#[derive(Default)]
+pub struct Validator {
     prefix: String,
-    errors: &'a mut Vec<FieldError>,
+    errors: Vec<FieldError>,
 }
 
-impl<'a> Validator<'a> {
-    pub fn new(prefix: impl Into<String>, errors: &'a mut Vec<FieldError>) -> Self {
-        Self {
-            prefix: prefix.into(),
-            errors,
-        }
-    }
-
+impl Validator {
     /// Records the error of `result`, if any, against `field`.
     pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
         result.map_err(|detail| self.fail(field, detail)).ok()
@@ -43,10 +42,62 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Checks that a required field is present.
+    pub fn required<T>(&mut self, field: &str, value: Option<T>) -> Option<T> {
+        if value.is_none() {
+            self.fail(field, "is required");
+        }
+        value
+    }
+
     pub fn fail(&mut self, field: &str, detail: impl Into<String>) {
         self.errors
             .push(FieldError::new(format!("{}/{field}", self.prefix), detail));
     }
+
+    /// The validated value, or a 400 listing every problem recorded.
+    fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(value) if self.errors.is_empty() => Ok(value),
+            _ => Err(ApiError::Validation(self.errors)),
+        }
+    }
+}
+
+/// What a request body or query turns into once every rule has passed.
+pub trait Validate: Sized {
+    type Valid;
+    /// Where this input's fields are in the request: `""` for a body, `/query` for a query.
+    const POINTER: &'static str = "";
+
+    /// Checks every field, recording each problem in `v`; `None` when any failed.
+    fn validate_into(self, v: &mut Validator) -> Option<Self::Valid>;
+
+    /// The validated value, or a 400 listing every invalid field with its JSON pointer.
+    fn validate(self) -> Result<Self::Valid, ApiError> {
+        let mut v = Validator {
+            prefix: Self::POINTER.to_owned(),
+            errors: Vec::new(),
+        };
+        let valid = self.validate_into(&mut v);
+        v.finish(valid)
+    }
+}
+
+/// Validates the items of a list found at `pointer` (`/tasks`), each under its own index
+/// (`/tasks/3/title`): every item, or one 400 listing the problems of all of them.
+pub fn validate_items<T: Validate>(
+    pointer: &str,
+    items: Vec<T>,
+) -> Result<Vec<T::Valid>, ApiError> {
+    let mut v = Validator::default();
+    let mut valid = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        v.prefix = format!("{pointer}/{index}");
+        valid.push(item.validate_into(&mut v));
+    }
+    let all: Option<Vec<_>> = valid.into_iter().collect();
+    v.finish(all)
 }
 
 /// An integer in a JSON body. JSON Schema counts `3.0` as the integer 3, and so do we; `3.5`,

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::text::{description_schema, name_patch_schema, name_schema};
-use super::{Description, Name, Slug, Validator};
+use super::{Description, Name, Slug, Validate, Validator};
 
 #[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
 #[schema(example = json!({
@@ -19,59 +19,23 @@ pub struct Project {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum MilestoneStatus {
-    Active,
-    Completed,
-    Archived,
-}
-
-#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
-pub struct TaskCounts {
-    pub total: i64,
-    pub done: i64,
-}
-
-#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
-#[schema(example = json!({
-    "id": 3, "project_id": 1, "name": "v1.0", "slug": "v1-0", "status": "active",
-    "description": null, "task_counts": {"total": 12, "done": 5},
-    "created_at": "2026-11-28T12:00:00Z", "updated_at": "2026-11-28T12:00:00Z"
-}))]
-pub struct Milestone {
-    pub id: i64,
-    pub project_id: i64,
-    pub name: String,
-    pub slug: String,
-    pub status: MilestoneStatus,
-    pub description: Option<String>,
-    #[sqlx(flatten)]
-    pub task_counts: TaskCounts,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Body of a project or milestone creation.
+/// Body of a project creation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "Uploader", "slug": "uploader"}))]
-pub struct NamedInput {
+pub struct ProjectInput {
     /// 1 to 200 characters, one line, not blank.
     #[schema(required = true, schema_with = name_schema)]
     pub name: Option<String>,
-    /// `^[a-z0-9-]+$`, unique among its siblings.
+    /// `^[a-z0-9-]+$`, unique among the tenant's projects.
     #[schema(required = true, value_type = String, pattern = "^[a-z0-9-]+$", min_length = 1, max_length = 100)]
     pub slug: Option<String>,
     #[schema(schema_with = description_schema)]
     pub description: Option<String>,
-    /// Milestones only; default `active`.
-    pub status: Option<MilestoneStatus>,
 }
 
-/// Body of a project or milestone PATCH; `description: null` clears it.
+/// Body of a project PATCH; `description: null` clears it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct NamedPatch {
+pub struct ProjectPatch {
     #[schema(schema_with = name_patch_schema)]
     pub name: Option<String>,
     #[schema(pattern = "^[a-z0-9-]+$", min_length = 1, max_length = 100)]
@@ -79,61 +43,73 @@ pub struct NamedPatch {
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(schema_with = description_schema)]
     pub description: Option<Option<String>>,
-    /// Milestones only.
-    pub status: Option<MilestoneStatus>,
 }
 
-/// A validated project or milestone creation.
+/// The name, slug and description that projects and milestones share, validated.
 #[derive(Clone, Debug)]
-pub struct NewNamed {
+pub struct Naming {
     pub name: Name,
     pub slug: Slug,
     pub description: Option<Description>,
-    pub status: MilestoneStatus,
 }
 
-/// A validated change to a project or milestone.
+/// A validated change to the shared fields; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
-pub struct NamedChanges {
+pub struct NamingChanges {
     pub name: Option<Name>,
     pub slug: Option<Slug>,
     pub description: Option<Option<Description>>,
-    pub status: Option<MilestoneStatus>,
 }
 
-impl NamedInput {
-    pub fn validate(self, v: &mut Validator) -> Option<NewNamed> {
-        let mut required = |field: &str, value: Option<String>| {
-            if value.is_none() {
-                v.fail(field, "is required");
-            }
-            value
-        };
-        let (name, slug) = (required("name", self.name), required("slug", self.slug));
+impl Naming {
+    pub(super) fn check(
+        v: &mut Validator,
+        name: Option<String>,
+        slug: Option<String>,
+        description: Option<String>,
+    ) -> Option<Self> {
+        let (name, slug) = (v.required("name", name), v.required("slug", slug));
         let name = name.and_then(|name| v.check("name", Name::parse(name)));
         let slug = slug.and_then(|slug| v.check("slug", Slug::parse(slug)));
-        let description = v.check_optional("description", self.description, Description::parse);
-        Some(NewNamed {
+        let description = v.check_optional("description", description, Description::parse);
+        Some(Self {
             name: name?,
             slug: slug?,
             description: description?,
-            status: self.status.unwrap_or(MilestoneStatus::Active),
         })
     }
 }
 
-impl NamedPatch {
-    pub fn validate(self, v: &mut Validator) -> Option<NamedChanges> {
-        let name = v.check_optional("name", self.name, Name::parse);
-        let slug = v.check_optional("slug", self.slug, Slug::parse);
-        let description = v.check_optional("description", self.description, |d| {
+impl NamingChanges {
+    pub(super) fn check(
+        v: &mut Validator,
+        name: Option<String>,
+        slug: Option<String>,
+        description: Option<Option<String>>,
+    ) -> Option<Self> {
+        let name = v.check_optional("name", name, Name::parse);
+        let slug = v.check_optional("slug", slug, Slug::parse);
+        let description = v.check_optional("description", description, |d| {
             d.map(Description::parse).transpose()
         });
-        Some(NamedChanges {
+        Some(Self {
             name: name?,
             slug: slug?,
             description: description?,
-            status: self.status,
         })
+    }
+}
+
+impl Validate for ProjectInput {
+    type Valid = Naming;
+    fn validate_into(self, v: &mut Validator) -> Option<Naming> {
+        Naming::check(v, self.name, self.slug, self.description)
+    }
+}
+
+impl Validate for ProjectPatch {
+    type Valid = NamingChanges;
+    fn validate_into(self, v: &mut Validator) -> Option<NamingChanges> {
+        NamingChanges::check(v, self.name, self.slug, self.description)
     }
 }

@@ -3,10 +3,28 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::text::{description_schema, labels_schema, title_patch_schema, title_schema};
-use super::{Description, ExternalId, JsonInteger, Label, TaskTitle, Validator, parse_id};
+use super::{
+    Description, ExternalId, JsonInteger, Label, TaskTitle, Validate, Validator, parse_id,
+};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+// A task's status. Its names (`in_progress`) are spelled once, here, by the derives: serde for
+// JSON, sqlx for the `text` column, strum for `as_str`, `FromStr` and the list of names.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    sqlx::Type,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum TaskStatus {
     Open,
@@ -19,19 +37,13 @@ pub enum TaskStatus {
 
 impl TaskStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::InProgress => "in_progress",
-            Self::InReview => "in_review",
-            Self::Blocked => "blocked",
-            Self::Done => "done",
-            Self::Archived => "archived",
-        }
+        self.into()
     }
 }
 
 /// Work-queue priority: 0 (lowest, the default) to 10 000.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(transparent)]
 pub struct PriorityScore(i32);
 
 impl PriorityScore {
@@ -127,15 +139,12 @@ pub struct NewTask {
     pub labels: Vec<Label>,
 }
 
-impl TaskInput {
-    pub fn validate(self, v: &mut Validator) -> Option<NewTask> {
-        let title = match self.title {
-            Some(title) => v.check("title", TaskTitle::parse(title)),
-            None => {
-                v.fail("title", "is required");
-                None
-            }
-        };
+impl Validate for TaskInput {
+    type Valid = NewTask;
+    fn validate_into(self, v: &mut Validator) -> Option<NewTask> {
+        let title = v
+            .required("title", self.title)
+            .and_then(|title| v.check("title", TaskTitle::parse(title)));
         let description = v.check_optional("description", self.description, Description::parse);
         let priority_score = v.check_optional("priority_score", self.priority_score, |p| {
             PriorityScore::parse(p.0)
@@ -213,8 +222,16 @@ pub struct TaskChanges {
     pub labels: Option<Vec<Label>>,
 }
 
-impl TaskPatch {
-    pub fn validate(self, v: &mut Validator) -> Option<(TaskChanges, Option<TaskStatus>)> {
+/// A validated PATCH: the changes, and the status the task must have for them to apply.
+#[derive(Clone, Debug, Default)]
+pub struct TaskUpdate {
+    pub changes: TaskChanges,
+    pub expected_status: Option<TaskStatus>,
+}
+
+impl Validate for TaskPatch {
+    type Valid = TaskUpdate;
+    fn validate_into(self, v: &mut Validator) -> Option<TaskUpdate> {
         let title = v.check_optional("title", self.title, TaskTitle::parse);
         let description = v.check_optional("description", self.description, |d| {
             d.map(Description::parse).transpose()
@@ -241,6 +258,9 @@ impl TaskPatch {
             parent_task_id: parent_task_id?,
             labels: labels?,
         };
-        Some((changes, self.expected_status))
+        Some(TaskUpdate {
+            changes,
+            expected_status: self.expected_status,
+        })
     }
 }

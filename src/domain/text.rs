@@ -118,21 +118,13 @@ fn check_not_blank(value: &str) -> Result<(), String> {
 macro_rules! text_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
         #[serde(transparent)]
+        #[sqlx(transparent)]
         pub struct $name(String);
 
         impl $name {
             pub fn as_str(&self) -> &str {
-                &self.0
-            }
-            pub fn into_inner(self) -> String {
-                self.0
-            }
-        }
-
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
                 &self.0
             }
         }
@@ -179,11 +171,6 @@ impl ExternalId {
             return Err("must be printable ASCII without spaces".into());
         }
         Ok(Self(value))
-    }
-
-    /// Checks a prefix filter (`wf-123:`), which follows the same character rules.
-    pub fn parse_prefix(value: String) -> Result<String, String> {
-        Self::parse(value).map(Self::into_inner)
     }
 }
 

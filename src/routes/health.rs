@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::startup::Draining;
+use crate::state::Draining;
 
 #[derive(Serialize, ToSchema)]
 pub struct HealthStatus {

@@ -3,10 +3,10 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::responses as r;
-use super::{MilestonePath, PageParams, ProjectPath, validated};
+use super::responses::{self as r, AuthenticatedErrors, BodyErrors};
+use super::{MilestonePath, PageParams, ProjectPath};
 use crate::auth::Tenant;
-use crate::domain::{Milestone, NamedInput, NamedPatch, Validator};
+use crate::domain::{Milestone, MilestoneInput, MilestonePatch, Validate};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::pagination::{Cursor, PageRequest, wrong_cursor};
@@ -24,31 +24,23 @@ pub struct MilestonePage {
     operation_id = "create_milestone",
     tag = "milestones",
     params(ProjectPath),
-    request_body = NamedInput,
+    request_body = MilestoneInput,
     responses(
         (status = 201, description = "Created", body = Milestone,
          headers(("Location" = String, description = "URL of the new milestone"))),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 500, response = r::Internal),
-        (status = 503, response = r::Unavailable),
+        AuthenticatedErrors, BodyErrors,
     ),
-    security(("bearer" = []))
 )]
 #[post("/projects/{project_id}/milestones")]
 pub async fn create(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
-    Json(input): Json<NamedInput>,
+    Json(input): Json<MilestoneInput>,
 ) -> ApiResult<HttpResponse> {
-    let mut errors = Vec::new();
-    let milestone = input.validate(&mut Validator::new("", &mut errors));
-    let milestone = validated(errors, milestone)?;
+    let milestone = input.validate()?;
     let milestone = storage::milestones::create(&pool, tenant.id, path.project_id, &milestone)
         .await?
         .ok_or(ApiError::NotFound("project"))?;
@@ -70,13 +62,9 @@ pub async fn create(
     params(ProjectPath, PageParams),
     responses(
         (status = 200, description = "One page of milestones", body = MilestonePage),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
-        (status = 503, response = r::Unavailable),
+        AuthenticatedErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/projects/{project_id}/milestones")]
 pub async fn list(
@@ -108,13 +96,9 @@ pub async fn list(
     params(MilestonePath),
     responses(
         (status = 200, description = "The milestone", body = Milestone),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
-        (status = 503, response = r::Unavailable),
+        AuthenticatedErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/projects/{project_id}/milestones/{milestone_id}")]
 pub async fn get(
@@ -133,30 +117,22 @@ pub async fn get(
     operation_id = "update_milestone",
     tag = "milestones",
     params(MilestonePath),
-    request_body = NamedPatch,
+    request_body = MilestonePatch,
     responses(
         (status = 200, description = "The updated milestone", body = Milestone),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 500, response = r::Internal),
-        (status = 503, response = r::Unavailable),
+        AuthenticatedErrors, BodyErrors,
     ),
-    security(("bearer" = []))
 )]
 #[patch("/projects/{project_id}/milestones/{milestone_id}")]
 pub async fn update(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<MilestonePath>,
-    Json(patch): Json<NamedPatch>,
+    Json(patch): Json<MilestonePatch>,
 ) -> ApiResult<HttpResponse> {
-    let mut errors = Vec::new();
-    let changes = patch.validate(&mut Validator::new("", &mut errors));
-    let changes = validated(errors, changes)?;
+    let changes = patch.validate()?;
     let (project_id, id) = (path.project_id, path.milestone_id);
     let milestone = storage::milestones::update(&pool, tenant.id, project_id, id, &changes)
         .await?
@@ -171,13 +147,9 @@ pub async fn update(
     params(MilestonePath),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
-        (status = 503, response = r::Unavailable),
+        AuthenticatedErrors,
     ),
-    security(("bearer" = []))
 )]
 #[delete("/projects/{project_id}/milestones/{milestone_id}")]
 pub async fn delete(

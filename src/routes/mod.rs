@@ -1,6 +1,8 @@
 //! HTTP routes: thin handlers that extract, validate, call storage and shape the answer.
 //! Each handler carries its `#[utoipa::path]`, and [`configure`] registers both at once, so the
-//! spec cannot drift from the routes.
+//! spec cannot drift from the routes. One module per resource (a folder when it has several
+//! subjects, like `tasks`); a handler's spec lists only its own answers and mixes in the
+//! shared error groups of [`responses`]; security is declared once, for the whole API.
 
 mod health;
 mod milestones;
@@ -13,7 +15,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::live)
@@ -111,12 +113,4 @@ pub struct PageParams {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-/// Turns collected field errors into a 400, or passes the validated value through.
-pub fn validated<T>(errors: Vec<FieldError>, value: Option<T>) -> Result<T, ApiError> {
-    match value {
-        Some(value) if errors.is_empty() => Ok(value),
-        _ => Err(ApiError::Validation(errors)),
-    }
 }

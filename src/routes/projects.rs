@@ -3,10 +3,10 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::responses as r;
-use super::{PageParams, ProjectPath, validated};
+use super::responses::{self as r, AuthenticatedErrors, BodyErrors};
+use super::{PageParams, ProjectPath};
 use crate::auth::Tenant;
-use crate::domain::{NamedInput, NamedPatch, Project, Validator};
+use crate::domain::{Project, ProjectInput, ProjectPatch, Validate};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::pagination::{Cursor, PageRequest, wrong_cursor};
@@ -23,29 +23,21 @@ pub struct ProjectPage {
 #[utoipa::path(
     operation_id = "create_project",
     tag = "projects",
-    request_body = NamedInput,
+    request_body = ProjectInput,
     responses(
         (status = 201, description = "Created", body = Project,
          headers(("Location" = String, description = "URL of the new project"))),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 409, response = r::Conflict),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 500, response = r::Internal),
-        (status = 503, response = r::Unavailable),
+        AuthenticatedErrors, BodyErrors,
     ),
-    security(("bearer" = []))
 )]
 #[post("/projects")]
 pub async fn create(
     tenant: Tenant,
     pool: web::Data<Pool>,
-    Json(input): Json<NamedInput>,
+    Json(input): Json<ProjectInput>,
 ) -> ApiResult<HttpResponse> {
-    let mut errors = Vec::new();
-    let project = input.validate(&mut Validator::new("", &mut errors));
-    let project = validated(errors, project)?;
+    let project = input.validate()?;
     let project = storage::projects::create(&pool, tenant.id, &project).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/projects/{}", project.id)))
@@ -59,12 +51,8 @@ pub async fn create(
     params(PageParams),
     responses(
         (status = 200, description = "One page of projects", body = ProjectPage),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
-        (status = 503, response = r::Unavailable),
+        AuthenticatedErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/projects")]
 pub async fn list(
@@ -90,13 +78,9 @@ pub async fn list(
     params(ProjectPath),
     responses(
         (status = 200, description = "The project", body = Project),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
-        (status = 503, response = r::Unavailable),
+        AuthenticatedErrors,
     ),
-    security(("bearer" = []))
 )]
 #[get("/projects/{project_id}")]
 pub async fn get(
@@ -115,30 +99,22 @@ pub async fn get(
     operation_id = "update_project",
     tag = "projects",
     params(ProjectPath),
-    request_body = NamedPatch,
+    request_body = ProjectPatch,
     responses(
         (status = 200, description = "The updated project", body = Project),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 500, response = r::Internal),
-        (status = 503, response = r::Unavailable),
+        AuthenticatedErrors, BodyErrors,
     ),
-    security(("bearer" = []))
 )]
 #[patch("/projects/{project_id}")]
 pub async fn update(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
-    Json(patch): Json<NamedPatch>,
+    Json(patch): Json<ProjectPatch>,
 ) -> ApiResult<HttpResponse> {
-    let mut errors = Vec::new();
-    let changes = patch.validate(&mut Validator::new("", &mut errors));
-    let changes = validated(errors, changes)?;
+    let changes = patch.validate()?;
     let project = storage::projects::update(&pool, tenant.id, path.project_id, &changes)
         .await?
         .ok_or(ApiError::NotFound("project"))?;
@@ -152,13 +128,9 @@ pub async fn update(
     params(ProjectPath),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
-        (status = 503, response = r::Unavailable),
+        AuthenticatedErrors,
     ),
-    security(("bearer" = []))
 )]
 #[delete("/projects/{project_id}")]
 pub async fn delete(

@@ -1,7 +1,13 @@
 //! Reusable OpenAPI descriptions of the error answers, referenced from every `#[utoipa::path]`.
 //! All share the [`Problem`] schema and the `application/problem+json` media type.
+//!
+//! Two groups are declared once and mixed into a handler's own responses:
+//! `responses((status = 200, …), AuthenticatedErrors, BodyErrors)`.
 
-use utoipa::ToResponse;
+use std::collections::BTreeMap;
+
+use utoipa::openapi::{Ref, RefOr, Response};
+use utoipa::{IntoResponses, ToResponse};
 
 use crate::error::Problem;
 
@@ -121,3 +127,35 @@ pub struct Internal(pub Problem);
     })
 )]
 pub struct Unavailable(pub Problem);
+
+/// References to the named reusable responses, keyed by status.
+fn refs(entries: &[(&str, &str)]) -> BTreeMap<String, RefOr<Response>> {
+    entries
+        .iter()
+        .map(|(status, name)| (status.to_string(), Ref::from_response_name(*name).into()))
+        .collect()
+}
+
+/// What every authenticated operation can answer: a bad path or query parameter (400), no
+/// valid key (401), and the failures of the server (500, 503).
+pub struct AuthenticatedErrors;
+
+impl IntoResponses for AuthenticatedErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        refs(&[
+            ("400", "BadRequest"),
+            ("401", "Unauthorized"),
+            ("500", "Internal"),
+            ("503", "Unavailable"),
+        ])
+    }
+}
+
+/// What every operation with a JSON body can answer besides: too large (413), not JSON (415).
+pub struct BodyErrors;
+
+impl IntoResponses for BodyErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        refs(&[("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType")])
+    }
+}

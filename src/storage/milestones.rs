@@ -1,6 +1,6 @@
 use crate::pool::Pool;
 
-use crate::domain::{Milestone, NamedChanges, NewNamed};
+use crate::domain::{Milestone, MilestoneChanges, NewMilestone};
 
 /// Selects milestone rows `m` with their task counts.
 const SELECT_WITH_COUNTS: &str = "
@@ -18,7 +18,7 @@ pub async fn create(
     pool: &Pool,
     tenant_id: i64,
     project_id: i64,
-    milestone: &NewNamed,
+    milestone: &NewMilestone,
 ) -> sqlx::Result<Option<Milestone>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH m AS (
@@ -29,9 +29,9 @@ pub async fn create(
     )))
     .bind(project_id)
     .bind(tenant_id)
-    .bind(milestone.name.as_str())
-    .bind(milestone.slug.as_str())
-    .bind(milestone.description.as_ref().map(|d| d.as_str()))
+    .bind(&milestone.naming.name)
+    .bind(&milestone.naming.slug)
+    .bind(&milestone.naming.description)
     .bind(milestone.status)
     .fetch_optional(&mut *pool.acquire().await?)
     .await
@@ -86,9 +86,10 @@ pub async fn update(
     tenant_id: i64,
     project_id: i64,
     id: i64,
-    changes: &NamedChanges,
+    changes: &MilestoneChanges,
 ) -> sqlx::Result<Option<Milestone>> {
-    let (set_description, description) = super::description_change(&changes.description);
+    let naming = &changes.naming;
+    let (set_description, description) = super::optional_change(&naming.description);
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH m AS (
              UPDATE milestones m SET
@@ -104,8 +105,8 @@ pub async fn update(
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
-    .bind(changes.name.as_ref().map(|n| n.as_str()))
-    .bind(changes.slug.as_ref().map(|s| s.as_str()))
+    .bind(&naming.name)
+    .bind(&naming.slug)
     .bind(set_description)
     .bind(description)
     .bind(changes.status)

@@ -1,7 +1,8 @@
-//! All SQL lives here. Every query of tenant data joins or filters on the caller's tenant id, so
-//! a row of another tenant is indistinguishable from a missing one.
+//! All SQL lives here, one module per resource. Every query of tenant data joins or filters on
+//! the caller's tenant id, so a row of another tenant is indistinguishable from a missing one.
+//! Storage takes validated domain types and plain values (ids, keyset positions) and answers
+//! domain types; HTTP encodings (cursors, pointers, status codes) stay in `routes`.
 
-use crate::domain::Description;
 use crate::pool::Pool;
 
 pub mod milestones;
@@ -9,11 +10,11 @@ pub mod projects;
 pub mod tasks;
 pub mod tenants;
 
-/// A PATCH's description as two bind parameters: whether to change it, and the new value
-/// (`None` clears it) — for `CASE WHEN $set THEN $value ELSE description END`.
-fn description_change(change: &Option<Option<Description>>) -> (bool, Option<&str>) {
+/// A PATCH's nullable field as two bind parameters: whether to change it, and the new value
+/// (`None` clears it) — for `CASE WHEN $set THEN $value ELSE column END`.
+fn optional_change<T>(change: &Option<Option<T>>) -> (bool, Option<&T>) {
     match change {
-        Some(description) => (true, description.as_ref().map(Description::as_str)),
+        Some(value) => (true, value.as_ref()),
         None => (false, None),
     }
 }

@@ -1,19 +1,19 @@
 use crate::pool::Pool;
 
-use crate::domain::{NamedChanges, NewNamed, Project};
+use crate::domain::{Naming, NamingChanges, Project};
 
 const COLUMNS: &str = "id, name, slug, description, created_at, updated_at";
 
 #[tracing::instrument(skip(pool, project))]
-pub async fn create(pool: &Pool, tenant_id: i64, project: &NewNamed) -> sqlx::Result<Project> {
+pub async fn create(pool: &Pool, tenant_id: i64, project: &Naming) -> sqlx::Result<Project> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO projects (tenant_id, name, slug, description) VALUES ($1, $2, $3, $4)
          RETURNING {COLUMNS}"
     )))
     .bind(tenant_id)
-    .bind(project.name.as_str())
-    .bind(project.slug.as_str())
-    .bind(project.description.as_ref().map(|d| d.as_str()))
+    .bind(&project.name)
+    .bind(&project.slug)
+    .bind(&project.description)
     .fetch_one(&mut *pool.acquire().await?)
     .await
 }
@@ -54,9 +54,9 @@ pub async fn update(
     pool: &Pool,
     tenant_id: i64,
     id: i64,
-    changes: &NamedChanges,
+    changes: &NamingChanges,
 ) -> sqlx::Result<Option<Project>> {
-    let (set_description, description) = super::description_change(&changes.description);
+    let (set_description, description) = super::optional_change(&changes.description);
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE projects SET
              name = COALESCE($3, name),
@@ -67,8 +67,8 @@ pub async fn update(
     )))
     .bind(id)
     .bind(tenant_id)
-    .bind(changes.name.as_ref().map(|n| n.as_str()))
-    .bind(changes.slug.as_ref().map(|s| s.as_str()))
+    .bind(&changes.name)
+    .bind(&changes.slug)
     .bind(set_description)
     .bind(description)
     .fetch_optional(&mut *pool.acquire().await?)

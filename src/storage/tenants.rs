@@ -1,7 +1,6 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::auth;
 use crate::pool::Pool;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -11,12 +10,11 @@ pub struct TenantRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// What `tenant create` and `key create` print: the key's secret appears here and nowhere else.
-#[derive(Debug, Serialize)]
-pub struct IssuedKey {
+/// A key as stored: the tenant it belongs to and its id (the secret is never stored).
+#[derive(Debug)]
+pub struct StoredKey {
     pub tenant: TenantRecord,
     pub api_key_id: i64,
-    pub api_key: String,
 }
 
 #[tracing::instrument(skip_all)]
@@ -36,36 +34,47 @@ pub async fn find_tenant(pool: &Pool, name: &str) -> sqlx::Result<Option<TenantR
         .await
 }
 
-/// Creates the tenant and its first key in one statement; `None` if the name is taken.
-pub async fn create_tenant(pool: &Pool, name: &str) -> sqlx::Result<Option<IssuedKey>> {
-    issue_key(
+/// Creates the tenant and its first key (by the key's hash) in one statement; `None` if the
+/// name is taken.
+pub async fn create_tenant(
+    pool: &Pool,
+    name: &str,
+    key_hash: &[u8],
+) -> sqlx::Result<Option<StoredKey>> {
+    store_key(
         pool,
         "WITH tenant AS (
              INSERT INTO tenants (name) VALUES ($1) ON CONFLICT (name) DO NOTHING
              RETURNING id, name, created_at)",
         name,
+        key_hash,
     )
     .await
 }
 
-/// Issues another key for an existing tenant; `None` if there is no such tenant.
-pub async fn create_key(pool: &Pool, tenant_name: &str) -> sqlx::Result<Option<IssuedKey>> {
-    issue_key(
+/// Stores another key (by its hash) for an existing tenant; `None` if there is no such tenant.
+pub async fn create_key(
+    pool: &Pool,
+    tenant_name: &str,
+    key_hash: &[u8],
+) -> sqlx::Result<Option<StoredKey>> {
+    store_key(
         pool,
         "WITH tenant AS (SELECT id, name, created_at FROM tenants WHERE name = $1)",
         tenant_name,
+        key_hash,
     )
     .await
 }
 
 /// Stores a new key for the tenant that `tenant_cte` (a `WITH tenant AS (…)` clause taking the
 /// name as $1) yields, in the same statement: both rows or neither.
-async fn issue_key(
+async fn store_key(
     pool: &Pool,
     tenant_cte: &'static str,
     name: &str,
-) -> sqlx::Result<Option<IssuedKey>> {
-    let key = auth::generate_key();
+    key_hash: &[u8],
+) -> sqlx::Result<Option<StoredKey>> {
     let statement = format!(
         "{tenant_cte},
          key AS (INSERT INTO api_keys (tenant_id, secret_hash)
@@ -75,17 +84,16 @@ async fn issue_key(
     let row: Option<(i64, String, DateTime<Utc>, i64)> =
         sqlx::query_as(sqlx::AssertSqlSafe(statement))
             .bind(name)
-            .bind(&key.hash)
+            .bind(key_hash)
             .fetch_optional(&mut *pool.acquire().await?)
             .await?;
-    Ok(row.map(|(id, name, created_at, api_key_id)| IssuedKey {
+    Ok(row.map(|(id, name, created_at, api_key_id)| StoredKey {
         tenant: TenantRecord {
             id,
             name,
             created_at,
         },
         api_key_id,
-        api_key: key.secret,
     }))
 }
 

@@ -10,7 +10,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
-use taskdash::configuration::{DatabaseSettings, ServeSettings};
+use taskdash::configuration::ServeSettings;
 use taskdash::database::{self, MIGRATOR};
 use taskdash::embedded_postgres::{Durability, EmbeddedPostgres};
 use taskdash::pool::Pool;
@@ -104,26 +104,22 @@ async fn fresh_database() -> PgConnectOptions {
     server_options().database(&name)
 }
 
+/// The real defaults (`ServeSettings::defaults()`: clap's, with the environment ignored) and
+/// only what tests change.
 pub fn serve_settings() -> ServeSettings {
-    ServeSettings {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        workers: Some(2),
-        max_bulk_tasks: 1000,
-        max_body_bytes: 4 * 1024 * 1024,
-        cors_allowed_origins: Vec::new(),
-        auth_cache_secs: 0,
-        log: "warn".into(),
-        log_format: None,
-        drain_secs: 0,
-        shutdown_timeout_secs: 5,
-        database: DatabaseSettings {
-            database_url: None,
-            data_dir: PathBuf::from("unused"),
-            pool_size: 10,
-            acquire_timeout_secs: 5,
-            statement_timeout_secs: 10,
-        },
-    }
+    let mut settings = ServeSettings::defaults();
+    settings.bind = "127.0.0.1:0".parse().unwrap(); // a free port each time
+    settings.workers = Some(2);
+    settings.auth_cache_secs = 0; // a revoked key is refused at once
+    settings.log = "warn".into();
+    settings.drain_secs = 0;
+    settings.shutdown_timeout_secs = 5;
+    // `Application::build` is given the test database's connect options directly: no URL, and
+    // no data dir (which would hold an embedded cluster).
+    settings.database.database_url = None;
+    settings.database.data_dir = PathBuf::from("unused");
+    settings.database.pool_size = 10;
+    settings
 }
 
 pub struct TestApp {
@@ -144,7 +140,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(settings: ServeSettings) -> TestApp {
     let options = fresh_database().await;
     let pool = Pool::new(options.clone(), 4, Duration::from_secs(5));
-    let issued = tenants::create_tenant(&pool, "tenant-a")
+    let issued = taskdash::auth::create_tenant(&pool, "tenant-a")
         .await
         .unwrap()
         .unwrap();
@@ -170,7 +166,7 @@ impl TestApp {
     }
 
     pub async fn new_tenant_key(&self, name: &str) -> String {
-        tenants::create_tenant(&self.pool, name)
+        taskdash::auth::create_tenant(&self.pool, name)
             .await
             .unwrap()
             .unwrap()

@@ -6,7 +6,7 @@
 #   sigkill   SIGKILL a replica under load; clients retry like the workflow client
 #   pgrestart restart PostgreSQL under load: 503s meanwhile, replicas recover by themselves
 #   rolling   SIGTERM each replica in turn under load: zero failed requests
-# Usage: tests/loadbalancer/run.sh [path/to/taskdash] [scenario ...]. Everything it starts,
+# Usage: e2e/loadbalancer/run.sh [path/to/taskdash] [scenario ...]. Everything it starts,
 # it stops; each scenario is bounded in requests and time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -111,7 +111,7 @@ status=0
 for scenario in "${scenarios[@]}"; do
     echo "==> $scenario"
     if [ "$scenario" = throughput ]; then throughput; continue; fi
-    timeout 300 python3 tests/loadbalancer/driver.py "$scenario" || status=1
+    timeout 300 python3 e2e/loadbalancer/driver.py "$scenario" || status=1
 done
 if grep -h '"level":"ERROR"' "$LB_DIR"/replica-*.log | head -5 | grep -q .; then
     echo "errors logged by the replicas:"; grep -h '"level":"ERROR"' "$LB_DIR"/replica-*.log | head -5

@@ -1,4 +1,4 @@
-"""Load clients for tests/loadbalancer/run.sh: real HTTP through nginx, bounded in requests and time.
+"""Load clients for e2e/loadbalancer/run.sh: real HTTP through nginx, bounded in requests and time.
 
 Each scenario prints one JSON line of counts and exits non-zero when its promise is broken.
 Clients behave like the existing workflow client: on a connection error, 502 or 503 they retry

@@ -1,0 +1,225 @@
+use actix_web::{HttpResponse, get, web};
+use serde::{Deserialize, Serialize};
+use strum::VariantNames;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::{IntoParams, ToSchema};
+
+use super::with_etag;
+use crate::auth::Tenant;
+use crate::domain::{
+    ExternalId, Label, PriorityScore, Task, TaskStatus, Validate, Validator, label_schema,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Cursor, PageRequest, wrong_cursor};
+use crate::pool::Pool;
+use crate::routes::responses::{self as r, AuthenticatedErrors};
+use crate::routes::{ProjectPath, TaskPath};
+use crate::storage;
+use crate::storage::tasks::{After, TaskFilter, TaskOrder};
+
+/// List orders: the work queue (default), or by creation or update time (`-` for newest first).
+#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
+pub enum TaskSort {
+    /// priority_score descending, then oldest first.
+    #[default]
+    #[serde(rename = "priority")]
+    Priority,
+    #[serde(rename = "created_at")]
+    CreatedAt,
+    #[serde(rename = "-created_at")]
+    CreatedAtDesc,
+    #[serde(rename = "updated_at")]
+    UpdatedAt,
+    #[serde(rename = "-updated_at")]
+    UpdatedAtDesc,
+}
+
+impl From<TaskSort> for TaskOrder {
+    fn from(sort: TaskSort) -> Self {
+        match sort {
+            TaskSort::Priority => TaskOrder::Queue,
+            TaskSort::CreatedAt => TaskOrder::CreatedAt { descending: false },
+            TaskSort::CreatedAtDesc => TaskOrder::CreatedAt { descending: true },
+            TaskSort::UpdatedAt => TaskOrder::UpdatedAt { descending: false },
+            TaskSort::UpdatedAtDesc => TaskOrder::UpdatedAt { descending: true },
+        }
+    }
+}
+
+/// The `status` filter's schema, built from the statuses' own names (a parameter with its own
+/// schema carries its description and example inside it).
+fn status_list_schema() -> Object {
+    let one = TaskStatus::VARIANTS.join("|");
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "One status or several, comma-separated: `open,in_progress`.",
+        ))
+        .examples(["open,in_progress"])
+        .pattern(Some(format!("^({one})(,({one}))*$")))
+        .build()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskListParams {
+    #[param(schema_with = status_list_schema)]
+    pub status: Option<String>,
+    #[param(minimum = 1)]
+    pub milestone_id: Option<i64>,
+    #[param(minimum = 1)]
+    pub parent_task_id: Option<i64>,
+    /// Tasks carrying this label.
+    #[param(schema_with = label_schema)]
+    pub label: Option<String>,
+    /// Exact external_id.
+    #[param(min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
+    pub external_id: Option<String>,
+    /// All tasks whose external_id starts with this, e.g. one workflow run: `wf-123:`.
+    #[param(min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
+    pub external_id_prefix: Option<String>,
+    #[param(minimum = 0, maximum = 10000)]
+    pub priority_min: Option<i64>,
+    #[param(minimum = 0, maximum = 10000)]
+    pub priority_max: Option<i64>,
+    #[param(inline)]
+    pub sort: Option<TaskSort>,
+    /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page (with the same filters and sort).
+    pub cursor: Option<String>,
+}
+
+impl Validate for TaskListParams {
+    type Valid = TaskFilter;
+    const POINTER: &'static str = "/query";
+
+    fn validate_into(self, v: &mut Validator) -> Option<TaskFilter> {
+        let statuses = v.check_optional("status", self.status, |raw| {
+            raw.split(',')
+                .map(|s| s.parse().map_err(|_| format!("unknown status `{s}`")))
+                .collect::<Result<Vec<TaskStatus>, _>>()
+        });
+        let priority = |v: &mut Validator, field, value: Option<i64>| {
+            v.check_optional(field, value, |p| {
+                PriorityScore::parse(p).map(PriorityScore::get)
+            })
+        };
+        let priority_min = priority(v, "priority_min", self.priority_min);
+        let priority_max = priority(v, "priority_max", self.priority_max);
+        let label = v.check_optional("label", self.label, Label::parse);
+        let external_id = v.check_optional("external_id", self.external_id, ExternalId::parse);
+        let external_id_prefix = v.check_optional(
+            "external_id_prefix",
+            self.external_id_prefix,
+            ExternalId::parse,
+        );
+        Some(TaskFilter {
+            statuses: statuses?.unwrap_or_default(),
+            milestone_id: self.milestone_id,
+            parent_task_id: self.parent_task_id,
+            label: label?,
+            external_id: external_id?,
+            external_id_prefix: external_id_prefix?,
+            priority_min: priority_min?,
+            priority_max: priority_max?,
+        })
+    }
+}
+
+/// Where a page resumes after the task a cursor names, in `order`; `None` for another kind of
+/// cursor. A task cursor carries every sort key, so it works with any order.
+fn position(order: TaskOrder, cursor: &Cursor) -> Option<After> {
+    let Cursor::Task { p, c, u, id } = *cursor else {
+        return None;
+    };
+    Some(match order {
+        TaskOrder::Queue => After::Queue {
+            priority: p,
+            created_at: c,
+            id,
+        },
+        TaskOrder::CreatedAt { .. } => After::Time { at: c, id },
+        TaskOrder::UpdatedAt { .. } => After::Time { at: u, id },
+    })
+}
+
+/// The cursor that resumes after `task`, in any order.
+fn cursor_after(task: &Task) -> Cursor {
+    Cursor::Task {
+        p: task.priority_score,
+        c: task.created_at,
+        u: task.updated_at,
+        id: task.id,
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TaskPage {
+    pub data: Vec<Task>,
+    /// Pass as `cursor` (with the same filters and sort) for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// List a project's tasks: filters, the priority work queue, keyset pagination.
+#[utoipa::path(
+    operation_id = "list_tasks",
+    tag = "tasks",
+    params(ProjectPath, TaskListParams),
+    responses(
+        (status = 200, description = "One page of tasks", body = TaskPage),
+        (status = 404, response = r::NotFound),
+        AuthenticatedErrors,
+    ),
+)]
+#[get("/projects/{project_id}/tasks")]
+pub async fn list(
+    tenant: Tenant,
+    pool: web::Data<Pool>,
+    path: web::Path<ProjectPath>,
+    web::Query(mut params): web::Query<TaskListParams>,
+) -> ApiResult<HttpResponse> {
+    let order = TaskOrder::from(params.sort.unwrap_or_default());
+    let (limit, cursor) = (params.limit, params.cursor.take());
+    let filter = params.validate()?;
+    let page = PageRequest::parse(limit, cursor.as_deref())?;
+    let after = match &page.after {
+        None => None,
+        Some(cursor) => Some(position(order, cursor).ok_or_else(wrong_cursor)?),
+    };
+    let project_id = path.project_id;
+    let mut data = storage::tasks::list(
+        &pool, tenant.id, project_id, &filter, order, after, page.limit,
+    )
+    .await?;
+    if data.is_empty() && !storage::project_exists(&pool, tenant.id, project_id).await? {
+        return Err(ApiError::NotFound("project"));
+    }
+    let next_cursor = page.finish(&mut data, cursor_after);
+    Ok(HttpResponse::Ok().json(TaskPage { data, next_cursor }))
+}
+
+/// Get a task, with its `ETag`.
+#[utoipa::path(
+    operation_id = "get_task",
+    tag = "tasks",
+    params(TaskPath),
+    responses(
+        (status = 200, description = "The task", body = Task,
+         headers(("ETag" = String, description = "The task's version, for If-Match"))),
+        (status = 404, response = r::NotFound),
+        AuthenticatedErrors,
+    ),
+)]
+#[get("/projects/{project_id}/tasks/{task_id}")]
+pub async fn get(
+    tenant: Tenant,
+    pool: web::Data<Pool>,
+    path: web::Path<TaskPath>,
+) -> ApiResult<HttpResponse> {
+    let task = storage::tasks::get(&pool, tenant.id, path.project_id, path.task_id)
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
+    Ok(with_etag(HttpResponse::Ok(), &task))
+}

@@ -1,0 +1,326 @@
+//! Idempotent creation, the heart of taskdash: `INSERT … ON CONFLICT (project_id, external_id)
+//! DO NOTHING`, then the stored task for every key that was already taken.
+
+use std::collections::HashMap;
+
+use super::task_columns;
+use crate::domain::{NewTask, Task};
+use crate::error::Reference;
+use crate::pool::Pool;
+
+/// How often a creation is retried when the task holding its external_id vanishes between
+/// our INSERT and our SELECT (a concurrent DELETE): then the key is free again.
+const CREATE_ATTEMPTS: usize = 3;
+
+#[derive(Debug)]
+pub enum Created {
+    New(Task),
+    /// The project already held the external_id: the stored task, unchanged.
+    Existing(Task),
+}
+
+/// Why a creation (single or bulk) wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("project not found")]
+    ProjectNotFound,
+    #[error("the task kept disappearing while being created; retry")]
+    Contended,
+    /// Items (by their index in the call) naming an id the project does not hold.
+    #[error("unknown references")]
+    UnknownReferences(Vec<(usize, Reference)>),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A task as `create` reads it back: inserted now, or already stored under its external_id.
+#[derive(sqlx::FromRow)]
+struct CreatedRow {
+    created: bool,
+    #[sqlx(flatten)]
+    task: Task,
+}
+
+/// One statement: INSERT … ON CONFLICT DO NOTHING RETURNING, and in the same round trip the
+/// stored task when the key was taken (the re-run case). That read uses the statement's
+/// snapshot, which cannot see a concurrent winner that committed after the statement began;
+/// for that race, a *separate* SELECT follows (a new statement has a new snapshot).
+#[tracing::instrument(skip(pool, task), fields(external_id = ?task.external_id))]
+pub async fn create(
+    pool: &Pool,
+    tenant_id: i64,
+    project_id: i64,
+    task: &NewTask,
+) -> Result<Created, CreateError> {
+    for _ in 0..CREATE_ATTEMPTS {
+        let row: Option<CreatedRow> = sqlx::query_as(concat!(
+            "WITH inserted AS (
+                 INSERT INTO tasks (project_id, title, description, status, priority_score,
+                                    external_id, milestone_id, parent_task_id, labels, completed_at)
+                 SELECT p.id, $3, $4, $5, $6, $7, $8, $9, $10,
+                        CASE WHEN $5::text = 'done' THEN now() END
+                 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2
+                 ON CONFLICT (project_id, external_id) DO NOTHING
+                 RETURNING ",
+            task_columns!(),
+            ")
+             SELECT true AS created, inserted.* FROM inserted
+             UNION ALL
+             SELECT false, ",
+            task_columns!(),
+            " FROM tasks
+             WHERE project_id = $1 AND external_id = $7 AND NOT EXISTS (SELECT 1 FROM inserted)
+               AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)"
+        ))
+        .bind(project_id)
+        .bind(tenant_id)
+        .bind(&task.title)
+        .bind(&task.description)
+        .bind(task.status)
+        .bind(task.priority_score)
+        .bind(&task.external_id)
+        .bind(task.milestone_id)
+        .bind(task.parent_task_id)
+        .bind(&task.labels)
+        .fetch_optional(&mut *pool.acquire().await?)
+        .await
+        .map_err(|error| unknown_reference(error, 0))?;
+        if let Some(CreatedRow { created, task }) = row {
+            return Ok(if created {
+                Created::New(task)
+            } else {
+                Created::Existing(task)
+            });
+        }
+        let Some(external_id) = &task.external_id else {
+            // Without a key nothing can conflict: the project was not found.
+            return Err(CreateError::ProjectNotFound);
+        };
+        let existing = find_by_external_ids(pool, tenant_id, project_id, &[external_id.as_str()])
+            .await?
+            .pop();
+        if let Some(existing) = existing {
+            return Ok(Created::Existing(existing));
+        }
+        if !crate::storage::project_exists(pool, tenant_id, project_id).await? {
+            return Err(CreateError::ProjectNotFound);
+        }
+    }
+    Err(CreateError::Contended)
+}
+
+/// A foreign-key violation of a single creation names its reference in the constraint.
+fn unknown_reference(error: sqlx::Error, index: usize) -> CreateError {
+    let constraint = error.as_database_error().and_then(|e| e.constraint());
+    match constraint.and_then(Reference::from_constraint) {
+        Some(reference) => CreateError::UnknownReferences(vec![(index, reference)]),
+        None => error.into(),
+    }
+}
+
+async fn find_by_external_ids(
+    pool: &Pool,
+    tenant_id: i64,
+    project_id: i64,
+    external_ids: &[&str],
+) -> sqlx::Result<Vec<Task>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        task_columns!(),
+        " FROM tasks
+         WHERE project_id = $1 AND external_id = ANY($3)
+           AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)"
+    ))
+    .bind(project_id)
+    .bind(tenant_id)
+    .bind(external_ids)
+    .fetch_all(&mut *pool.acquire().await?)
+    .await
+}
+
+/// Creates many tasks in a constant number of statements, whatever the batch size: one
+/// INSERT … SELECT FROM UNNEST (atomic: all or nothing), then one SELECT for keys that were
+/// already stored. Rows are inserted in external_id order, so that concurrent overlapping
+/// batches take their index locks in the same order and cannot deadlock.
+///
+/// The external_ids of `tasks` must be distinct (see `domain::earlier_duplicates`); the
+/// answer has one entry per task, in order.
+#[tracing::instrument(skip(pool, tasks), fields(items = tasks.len()))]
+pub async fn create_many(
+    pool: &Pool,
+    tenant_id: i64,
+    project_id: i64,
+    tasks: &[&NewTask],
+) -> Result<Vec<Created>, CreateError> {
+    let mut results: Vec<Option<Created>> = (0..tasks.len()).map(|_| None).collect();
+    let mut pending: Vec<usize> = (0..tasks.len()).collect();
+    for _ in 0..CREATE_ATTEMPTS {
+        for (index, task) in insert_batch(pool, tenant_id, project_id, tasks, &pending).await? {
+            results[index] = Some(Created::New(task));
+        }
+        pending.retain(|&index| results[index].is_none());
+        if pending.is_empty() {
+            break;
+        }
+        let keys: Option<Vec<&str>> = pending
+            .iter()
+            .map(|&index| Some(tasks[index].external_id.as_ref()?.as_str()))
+            .collect();
+        // An item without a key was not inserted: the project is not (or no longer) there.
+        let keys = keys.ok_or(CreateError::ProjectNotFound)?;
+        let mut stored: HashMap<String, Task> =
+            find_by_external_ids(pool, tenant_id, project_id, &keys)
+                .await?
+                .into_iter()
+                .filter_map(|task| Some((task.external_id.clone()?, task)))
+                .collect();
+        for &index in &pending {
+            let key = tasks[index].external_id.as_ref().map(|e| e.as_str());
+            if let Some(task) = key.and_then(|key| stored.remove(key)) {
+                results[index] = Some(Created::Existing(task));
+            }
+        }
+        pending.retain(|&index| results[index].is_none());
+        if pending.is_empty() {
+            break;
+        }
+        if !crate::storage::project_exists(pool, tenant_id, project_id).await? {
+            return Err(CreateError::ProjectNotFound);
+        }
+    }
+    if !pending.is_empty() {
+        return Err(CreateError::Contended);
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct BulkRow {
+    ordinal: i32,
+    #[sqlx(flatten)]
+    task: Task,
+}
+
+/// One INSERT for the items at `indices`; returns (index, task) for the rows written.
+/// Ids are drawn with nextval() up front so each returned row can be matched to its item.
+async fn insert_batch(
+    pool: &Pool,
+    tenant_id: i64,
+    project_id: i64,
+    tasks: &[&NewTask],
+    indices: &[usize],
+) -> Result<Vec<(usize, Task)>, CreateError> {
+    let n = indices.len();
+    let mut ordinals = Vec::with_capacity(n);
+    let mut titles = Vec::with_capacity(n);
+    let mut descriptions = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut priorities = Vec::with_capacity(n);
+    let mut external_ids = Vec::with_capacity(n);
+    let mut milestone_ids = Vec::with_capacity(n);
+    let mut parent_ids = Vec::with_capacity(n);
+    // text[] cannot nest ragged arrays, so each item's labels travel as one JSON array.
+    let mut labels = Vec::with_capacity(n);
+    for &index in indices {
+        let task = tasks[index];
+        ordinals.push(index as i32);
+        titles.push(&task.title);
+        descriptions.push(task.description.as_ref());
+        statuses.push(task.status);
+        priorities.push(task.priority_score);
+        external_ids.push(task.external_id.as_ref());
+        milestone_ids.push(task.milestone_id);
+        parent_ids.push(task.parent_task_id);
+        labels.push(sqlx::types::Json(&task.labels));
+    }
+    let rows: Result<Vec<BulkRow>, sqlx::Error> = sqlx::query_as(concat!(
+        "WITH input AS MATERIALIZED (
+             SELECT nextval('tasks_id_seq') AS id, u.*
+             FROM UNNEST($3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
+                         $9::bigint[], $10::bigint[], $11::jsonb[])
+                  AS u(ordinal, title, description, status, priority_score, external_id,
+                       milestone_id, parent_task_id, labels)
+         ), inserted AS (
+             INSERT INTO tasks (project_id, id, title, description, status, priority_score,
+                                external_id, milestone_id, parent_task_id, labels, completed_at)
+             SELECT p.id, i.id, i.title, i.description, i.status, i.priority_score,
+                    i.external_id, i.milestone_id, i.parent_task_id,
+                    ARRAY(SELECT jsonb_array_elements_text(i.labels)),
+                    CASE WHEN i.status = 'done' THEN now() END
+             FROM input i JOIN projects p ON p.id = $1 AND p.tenant_id = $2
+             ORDER BY i.external_id COLLATE \"C\"
+             ON CONFLICT (project_id, external_id) DO NOTHING
+             RETURNING ",
+        task_columns!(),
+        "
+         )
+         SELECT i.ordinal, inserted.* FROM inserted JOIN input i USING (id)"
+    ))
+    .bind(project_id)
+    .bind(tenant_id)
+    .bind(&ordinals)
+    .bind(&titles)
+    .bind(&descriptions)
+    .bind(&statuses)
+    .bind(&priorities)
+    .bind(&external_ids)
+    .bind(&milestone_ids)
+    .bind(&parent_ids)
+    .bind(&labels)
+    .fetch_all(&mut *pool.acquire().await?)
+    .await;
+    match rows {
+        Ok(rows) => Ok(rows
+            .into_iter()
+            .map(|row| (row.ordinal as usize, row.task))
+            .collect()),
+        Err(error) => {
+            let constraint = error.as_database_error().and_then(|e| e.constraint());
+            if constraint.and_then(Reference::from_constraint).is_none() {
+                return Err(error.into());
+            }
+            let bad = unknown_references(pool, project_id, tasks, indices).await?;
+            Err(CreateError::UnknownReferences(bad))
+        }
+    }
+}
+
+/// Cold path after a foreign-key violation: which items name a milestone or parent task that
+/// the project does not have.
+async fn unknown_references(
+    pool: &Pool,
+    project_id: i64,
+    tasks: &[&NewTask],
+    indices: &[usize],
+) -> sqlx::Result<Vec<(usize, Reference)>> {
+    let milestone_ids: Vec<i64> = indices
+        .iter()
+        .filter_map(|&i| tasks[i].milestone_id)
+        .collect();
+    let parent_ids: Vec<i64> = indices
+        .iter()
+        .filter_map(|&i| tasks[i].parent_task_id)
+        .collect();
+    let (known_milestones, known_parents): (Vec<i64>, Vec<i64>) = sqlx::query_as(
+        "SELECT
+             ARRAY(SELECT id FROM milestones WHERE project_id = $1 AND id = ANY($2)),
+             ARRAY(SELECT id FROM tasks WHERE project_id = $1 AND id = ANY($3))",
+    )
+    .bind(project_id)
+    .bind(&milestone_ids)
+    .bind(&parent_ids)
+    .fetch_one(&mut *pool.acquire().await?)
+    .await?;
+    let mut bad = Vec::new();
+    for &index in indices {
+        let task = tasks[index];
+        let unknown = |id: Option<i64>, known: &[i64]| id.is_some_and(|id| !known.contains(&id));
+        if unknown(task.milestone_id, &known_milestones) {
+            bad.push((index, Reference::Milestone));
+        }
+        if unknown(task.parent_task_id, &known_parents) {
+            bad.push((index, Reference::ParentTask));
+        }
+    }
+    Ok(bad)
+}
