@@ -42,7 +42,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
+/// Every body of this API is a JSON object. serde would also read a struct from an array of
+/// its fields in order (`[null, null]`), which no client means: refused before parsing.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.trim_ascii_start().first() == Some(&b'[') {
+        return Err(ApiError::field("", "the body must be a JSON object"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let pointer = json_pointer(error.path());
@@ -172,4 +177,71 @@ fn parse_if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
     .filter(|t| (1..=9).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
     .ok_or_else(invalid)?;
     digits.parse().map(Some).map_err(|_| invalid())
+}
+
+/// The `If-None-Match` header: the entity tags a client already holds, or `*`.
+#[derive(Debug, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfNoneMatch {
+    /// `ETag`s of earlier answers (or `*`): when one still matches, the answer is 304 with no
+    /// body. Compared weakly, as RFC 9110 says for `If-None-Match`.
+    #[param(rename = "If-None-Match", value_type = String, required = false)]
+    tags: Option<String>,
+}
+
+impl IfNoneMatch {
+    /// Whether the request holds any tag at all.
+    pub fn is_present(&self) -> bool {
+        self.tags.is_some()
+    }
+
+    /// Whether `etag` matches one of the tags (weak comparison: `W/"x"` matches `"x"`).
+    pub fn matches(&self, etag: &str) -> bool {
+        let Some(tags) = &self.tags else {
+            return false;
+        };
+        let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+        let wanted = opaque(etag);
+        tags.trim() == "*" || tags.split(',').any(|tag| opaque(tag) == wanted)
+    }
+}
+
+impl FromRequest for IfNoneMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let tags = req
+            .headers()
+            .get_all(header::IF_NONE_MATCH)
+            .filter_map(|value| value.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        std::future::ready(Ok(Self {
+            tags: (!tags.is_empty()).then_some(tags),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IfNoneMatch;
+
+    fn header(value: &str) -> IfNoneMatch {
+        IfNoneMatch {
+            tags: Some(value.to_owned()),
+        }
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_accepts_lists_and_star() {
+        assert!(header(r#""3""#).matches(r#""3""#));
+        assert!(header(r#"W/"3""#).matches(r#""3""#));
+        assert!(header(r#""3""#).matches(r#"W/"3""#));
+        assert!(header(r#""1", W/"3""#).matches(r#""3""#));
+        assert!(header("*").matches(r#""9""#));
+        assert!(!header(r#""4""#).matches(r#""3""#));
+        assert!(!header(r#""33""#).matches(r#""3""#));
+        assert!(!IfNoneMatch::default().matches(r#""3""#));
+    }
 }

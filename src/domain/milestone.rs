@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::text::{description_schema, name_patch_schema, name_schema};
-use super::{Naming, NamingChanges, Validate, Validator};
+use super::{Naming, NamingChanges, TaskCounts, Validate, Validator};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
@@ -15,15 +15,10 @@ pub enum MilestoneStatus {
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
-pub struct TaskCounts {
-    pub total: i64,
-    pub done: i64,
-}
-
-#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
 #[schema(example = json!({
     "id": 3, "project_id": 1, "name": "v1.0", "slug": "v1-0", "status": "active",
-    "description": null, "task_counts": {"total": 12, "done": 5},
+    "description": null, "task_counts": {"total": 12, "done": 5, "by_status": {"open": 4,
+        "in_progress": 2, "in_review": 0, "blocked": 1, "done": 5, "archived": 0}},
     "created_at": "2026-11-28T12:00:00Z", "updated_at": "2026-11-28T12:00:00Z"
 }))]
 pub struct Milestone {
@@ -33,7 +28,8 @@ pub struct Milestone {
     pub slug: String,
     pub status: MilestoneStatus,
     pub description: Option<String>,
-    #[sqlx(flatten)]
+    /// From the maintained counters: reading them costs the same at 10 and 10 million tasks.
+    #[sqlx(json)]
     pub task_counts: TaskCounts,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

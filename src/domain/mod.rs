@@ -3,12 +3,15 @@
 //! JSON pointer. One file per resource; text rules in `text`, bulk rules in `bulk`.
 
 mod bulk;
+mod counts;
 mod milestone;
 mod project;
 mod task;
 mod text;
+pub mod timestamp;
 
 pub use bulk::*;
+pub use counts::*;
 pub use milestone::*;
 pub use project::*;
 pub use task::*;

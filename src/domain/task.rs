@@ -61,7 +61,7 @@ impl PriorityScore {
 }
 
 /// A task as stored and returned.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 #[schema(example = json!({
     "id": 42, "project_id": 1, "milestone_id": null, "parent_task_id": null,
     "title": "Add retry to the uploader", "description": "Found by the review step",
@@ -82,9 +82,12 @@ pub struct Task {
     pub labels: Vec<String>,
     /// Incremented by every change; the task's `ETag` is this number, quoted.
     pub version: i32,
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
     /// When the task last became `done`; null while it is not done.
+    #[serde(serialize_with = "super::timestamp::serialize_option")]
     pub completed_at: Option<DateTime<Utc>>,
 }
 

@@ -1,14 +1,15 @@
 use crate::pool::Pool;
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::responses::{self as r, AuthenticatedErrors, BodyErrors};
+use super::conditional::{Revalidation, revalidate_project, tagged};
+use super::responses::{self as r, AuthenticatedErrors, BodyErrors, NotModified};
 use super::{MilestonePath, PageParams, ProjectPath};
 use crate::auth::Tenant;
 use crate::domain::{Milestone, MilestoneInput, MilestonePatch, Validate};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
+use crate::extract::{IfNoneMatch, Json};
 use crate::pagination::{Cursor, PageRequest, wrong_cursor};
 use crate::storage;
 
@@ -59,11 +60,12 @@ pub async fn create(
 #[utoipa::path(
     operation_id = "list_milestones",
     tag = "milestones",
-    params(ProjectPath, PageParams),
+    params(ProjectPath, PageParams, IfNoneMatch),
     responses(
-        (status = 200, description = "One page of milestones", body = MilestonePage),
+        (status = 200, description = "One page of milestones", body = MilestonePage,
+         headers(("ETag" = String, description = "For `If-None-Match`"))),
         (status = 404, response = r::NotFound),
-        AuthenticatedErrors,
+        AuthenticatedErrors, NotModified,
     ),
 )]
 #[get("/projects/{project_id}/milestones")]
@@ -72,6 +74,8 @@ pub async fn list(
     pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
     page: web::Query<PageParams>,
+    req: HttpRequest,
+    if_none_match: IfNoneMatch,
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest::parse(page.limit, page.cursor.as_deref())?;
     let after_id = match &page.after {
@@ -80,24 +84,26 @@ pub async fn list(
         Some(_) => return Err(wrong_cursor()),
     };
     let project_id = path.project_id;
+    let etag = match revalidate_project(&pool, tenant.id, project_id, &req, &if_none_match).await? {
+        Revalidation::Send(etag) => etag,
+        Revalidation::NotModified(response) => return Ok(response),
+    };
     let mut data =
         storage::milestones::list(&pool, tenant.id, project_id, after_id, page.limit).await?;
-    if data.is_empty() && !storage::project_exists(&pool, tenant.id, project_id).await? {
-        return Err(ApiError::NotFound("project"));
-    }
     let next_cursor = page.finish(&mut data, |m| Cursor::Id { id: m.id });
-    Ok(HttpResponse::Ok().json(MilestonePage { data, next_cursor }))
+    Ok(tagged(&etag, &MilestonePage { data, next_cursor }))
 }
 
 /// Get a milestone with its task counts.
 #[utoipa::path(
     operation_id = "get_milestone",
     tag = "milestones",
-    params(MilestonePath),
+    params(MilestonePath, IfNoneMatch),
     responses(
-        (status = 200, description = "The milestone", body = Milestone),
+        (status = 200, description = "The milestone", body = Milestone,
+         headers(("ETag" = String, description = "For `If-None-Match`"))),
         (status = 404, response = r::NotFound),
-        AuthenticatedErrors,
+        AuthenticatedErrors, NotModified,
     ),
 )]
 #[get("/projects/{project_id}/milestones/{milestone_id}")]
@@ -105,11 +111,18 @@ pub async fn get(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<MilestonePath>,
+    req: HttpRequest,
+    if_none_match: IfNoneMatch,
 ) -> ApiResult<HttpResponse> {
+    let etag =
+        match revalidate_project(&pool, tenant.id, path.project_id, &req, &if_none_match).await? {
+            Revalidation::Send(etag) => etag,
+            Revalidation::NotModified(response) => return Ok(response),
+        };
     let milestone = storage::milestones::get(&pool, tenant.id, path.project_id, path.milestone_id)
         .await?
         .ok_or(ApiError::NotFound("milestone"))?;
-    Ok(HttpResponse::Ok().json(milestone))
+    Ok(tagged(&etag, &milestone))
 }
 
 /// Change a milestone's name, slug, status or description.

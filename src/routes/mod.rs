@@ -4,10 +4,12 @@
 //! subjects, like `tasks`); a handler's spec lists only its own answers and mixes in the
 //! shared error groups of [`responses`]; security is declared once, for the whole API.
 
+mod conditional;
 mod health;
 mod milestones;
 mod projects;
 pub mod responses;
+mod summary;
 mod tasks;
 
 use actix_web::web;
@@ -25,6 +27,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(projects::get)
         .service(projects::update)
         .service(projects::delete)
+        .service(summary::get)
         .service(milestones::create)
         .service(milestones::list)
         .service(milestones::get)

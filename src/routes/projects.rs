@@ -1,14 +1,17 @@
 use crate::pool::Pool;
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::responses::{self as r, AuthenticatedErrors, BodyErrors};
+use super::conditional::{
+    Revalidation, body_etag, not_modified, revalidate_project, tagged, tagged_bytes,
+};
+use super::responses::{self as r, AuthenticatedErrors, BodyErrors, NotModified};
 use super::{PageParams, ProjectPath};
 use crate::auth::Tenant;
 use crate::domain::{Project, ProjectInput, ProjectPatch, Validate};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
+use crate::extract::{IfNoneMatch, Json};
 use crate::pagination::{Cursor, PageRequest, wrong_cursor};
 use crate::storage;
 
@@ -48,10 +51,11 @@ pub async fn create(
 #[utoipa::path(
     operation_id = "list_projects",
     tag = "projects",
-    params(PageParams),
+    params(PageParams, IfNoneMatch),
     responses(
-        (status = 200, description = "One page of projects", body = ProjectPage),
-        AuthenticatedErrors,
+        (status = 200, description = "One page of projects", body = ProjectPage,
+         headers(("ETag" = String, description = "For `If-None-Match`"))),
+        AuthenticatedErrors, NotModified,
     ),
 )]
 #[get("/projects")]
@@ -59,6 +63,7 @@ pub async fn list(
     tenant: Tenant,
     pool: web::Data<Pool>,
     page: web::Query<PageParams>,
+    if_none_match: IfNoneMatch,
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest::parse(page.limit, page.cursor.as_deref())?;
     let after_id = match &page.after {
@@ -68,18 +73,26 @@ pub async fn list(
     };
     let mut data = storage::projects::list(&pool, tenant.id, after_id, page.limit).await?;
     let next_cursor = page.finish(&mut data, |p| Cursor::Id { id: p.id });
-    Ok(HttpResponse::Ok().json(ProjectPage { data, next_cursor }))
+    // A tenant's projects have no version to go by: the tag is the answer's own hash.
+    let body =
+        serde_json::to_vec(&ProjectPage { data, next_cursor }).map_err(anyhow::Error::from)?;
+    let etag = body_etag(&body);
+    if let Some(response) = not_modified(&if_none_match, &etag) {
+        return Ok(response);
+    }
+    Ok(tagged_bytes(&etag, body))
 }
 
 /// Get a project.
 #[utoipa::path(
     operation_id = "get_project",
     tag = "projects",
-    params(ProjectPath),
+    params(ProjectPath, IfNoneMatch),
     responses(
-        (status = 200, description = "The project", body = Project),
+        (status = 200, description = "The project", body = Project,
+         headers(("ETag" = String, description = "For `If-None-Match`"))),
         (status = 404, response = r::NotFound),
-        AuthenticatedErrors,
+        AuthenticatedErrors, NotModified,
     ),
 )]
 #[get("/projects/{project_id}")]
@@ -87,11 +100,18 @@ pub async fn get(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
+    req: HttpRequest,
+    if_none_match: IfNoneMatch,
 ) -> ApiResult<HttpResponse> {
+    let etag =
+        match revalidate_project(&pool, tenant.id, path.project_id, &req, &if_none_match).await? {
+            Revalidation::Send(etag) => etag,
+            Revalidation::NotModified(response) => return Ok(response),
+        };
     let project = storage::projects::get(&pool, tenant.id, path.project_id)
         .await?
         .ok_or(ApiError::NotFound("project"))?;
-    Ok(HttpResponse::Ok().json(project))
+    Ok(tagged(&etag, &project))
 }
 
 /// Change a project's name, slug or description.

@@ -159,3 +159,25 @@ impl IntoResponses for BodyErrors {
         refs(&[("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType")])
     }
 }
+
+/// What every conditional read can answer besides: 304 when `If-None-Match` holds the current
+/// `ETag`.
+pub struct NotModified;
+
+impl IntoResponses for NotModified {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let response = utoipa::openapi::ResponseBuilder::new()
+            .description("The client's copy is current (`If-None-Match`): no body")
+            .header(
+                "ETag",
+                utoipa::openapi::HeaderBuilder::new()
+                    .schema(Some(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::Type::String),
+                    ))
+                    .build(),
+            )
+            .build();
+        BTreeMap::from([("304".to_owned(), response.into())])
+    }
+}

@@ -2,15 +2,16 @@ use crate::pool::Pool;
 
 use crate::domain::{Milestone, MilestoneChanges, NewMilestone};
 
-/// Selects milestone rows `m` with their task counts.
+/// Selects milestone rows `m` with their task counts, summed from the counters' stripes
+/// (`task_counts`, maintained by the tasks' triggers): a few rows per milestone, whatever the
+/// number of tasks.
 const SELECT_WITH_COUNTS: &str = "
     SELECT m.id, m.project_id, m.name, m.slug, m.status, m.description, m.created_at, m.updated_at,
-           c.total, c.done
-    FROM m
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS total, count(*) FILTER (WHERE t.status = 'done') AS done
-        FROM tasks t WHERE t.project_id = m.project_id AND t.milestone_id = m.id
-    ) c";
+           (SELECT COALESCE(jsonb_object_agg(s.status, s.n), '{}')
+            FROM (SELECT c.status, sum(c.n) AS n FROM task_counts c
+                  WHERE c.project_id = m.project_id AND c.milestone_id = m.id
+                  GROUP BY c.status) s) AS task_counts
+    FROM m";
 
 /// `None` when the tenant has no such project.
 #[tracing::instrument(skip(pool, milestone))]

@@ -7,6 +7,7 @@ use crate::pool::Pool;
 
 pub mod milestones;
 pub mod projects;
+pub mod summary;
 pub mod tasks;
 pub mod tenants;
 

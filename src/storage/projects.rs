@@ -85,3 +85,18 @@ pub async fn delete(pool: &Pool, tenant_id: i64, id: i64) -> sqlx::Result<bool> 
         .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// The project's data version: it grows with every write of the project, its milestones or
+/// its tasks (summed from `project_versions`' stripes). `None` when the tenant has no such
+/// project. The validator of every cached read of project data.
+#[tracing::instrument(skip(pool))]
+pub async fn data_version(pool: &Pool, tenant_id: i64, id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT COALESCE((SELECT sum(v.version) FROM project_versions v WHERE v.project_id = p.id), 0)::bigint
+         FROM projects p WHERE p.id = $1 AND p.tenant_id = $2",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .fetch_optional(&mut *pool.acquire().await?)
+    .await
+}

@@ -164,14 +164,28 @@ async fn malformed_if_match_is_400_and_star_matches_any_version() {
 #[tokio::test]
 async fn every_answer_carries_the_security_headers() {
     let app = spawn_app().await;
-    for response in [
-        app.get("/projects").send().await.unwrap(),
-        app.client.get(app.url("/projects")).send().await.unwrap(),
-        app.client.get(app.url("/health")).send().await.unwrap(),
-        app.get("/projects/9/tasks/9").send().await.unwrap(),
+    for (response, cache_control) in [
+        // Tagged reads of tenant data may be kept by the browser, and revalidated every time.
+        (
+            app.get("/projects").send().await.unwrap(),
+            "private, no-cache",
+        ),
+        // Everything else is never stored.
+        (
+            app.client.get(app.url("/projects")).send().await.unwrap(),
+            "no-store",
+        ),
+        (
+            app.client.get(app.url("/health")).send().await.unwrap(),
+            "no-store",
+        ),
+        (
+            app.get("/projects/9/tasks/9").send().await.unwrap(),
+            "no-store",
+        ),
     ] {
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.headers()["cache-control"], cache_control);
         assert_eq!(response.headers()["x-frame-options"], "DENY");
     }
 }
@@ -251,4 +265,26 @@ async fn cors_answers_preflights_for_configured_origins_only() {
             .get("access-control-allow-origin")
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn a_body_that_is_an_array_of_the_fields_is_refused_not_read_in_order() {
+    let app = spawn_app().await;
+    let project = app.create_project("arrays").await;
+    for (path, is_patch) in [
+        (format!("/projects/{project}"), true),
+        ("/projects".to_owned(), false),
+        (format!("/projects/{project}/tasks"), false),
+    ] {
+        let request = if is_patch {
+            app.patch(&path, &json!([null, null]))
+        } else {
+            app.post(&path, &json!(["title", "slug"]))
+        };
+        let problem = assert_problem(request.send().await.unwrap(), StatusCode::BAD_REQUEST).await;
+        assert_eq!(
+            problem["errors"][0]["detail"],
+            "the body must be a JSON object"
+        );
+    }
 }

@@ -2,6 +2,8 @@
 //! and talks to it over HTTP.
 
 mod bulk;
+mod conditional;
+mod counts;
 mod hardening;
 mod helpers;
 mod listing;

@@ -118,7 +118,11 @@ async fn milestones_carry_their_task_counts_and_release_tasks_when_deleted() {
     assert_eq!(response.status(), StatusCode::CREATED);
     let milestone = body(response).await;
     assert_eq!(milestone["status"], "active");
-    assert_eq!(milestone["task_counts"], json!({"total": 0, "done": 0}));
+    let zero = json!({"open": 0, "in_progress": 0, "in_review": 0, "blocked": 0, "done": 0, "archived": 0});
+    assert_eq!(
+        milestone["task_counts"],
+        json!({"total": 0, "done": 0, "by_status": zero})
+    );
     let id = &milestone["id"];
     for status in ["open", "done", "done"] {
         app.create_task(
@@ -129,7 +133,9 @@ async fn milestones_carry_their_task_counts_and_release_tasks_when_deleted() {
     }
     let path = format!("/projects/{project}/milestones/{id}");
     let fetched = body(app.get(&path).send().await.unwrap()).await;
-    assert_eq!(fetched["task_counts"], json!({"total": 3, "done": 2}));
+    let counts = json!({"total": 3, "done": 2, "by_status": {
+        "open": 1, "in_progress": 0, "in_review": 0, "blocked": 0, "done": 2, "archived": 0}});
+    assert_eq!(fetched["task_counts"], counts);
     let listed = body(
         app.get(&format!("/projects/{project}/milestones"))
             .send()
@@ -137,10 +143,7 @@ async fn milestones_carry_their_task_counts_and_release_tasks_when_deleted() {
             .unwrap(),
     )
     .await;
-    assert_eq!(
-        listed["data"][0]["task_counts"],
-        json!({"total": 3, "done": 2})
-    );
+    assert_eq!(listed["data"][0]["task_counts"], counts);
 
     let completed = body(
         app.patch(&path, &json!({"status": "completed"}))

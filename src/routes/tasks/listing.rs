@@ -1,18 +1,21 @@
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
 use strum::VariantNames;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 
-use super::with_etag;
 use crate::auth::Tenant;
 use crate::domain::{
     ExternalId, Label, PriorityScore, Task, TaskStatus, Validate, Validator, label_schema,
 };
 use crate::error::{ApiError, ApiResult};
+use crate::extract::IfNoneMatch;
 use crate::pagination::{Cursor, PageRequest, wrong_cursor};
 use crate::pool::Pool;
-use crate::routes::responses::{self as r, AuthenticatedErrors};
+use crate::routes::conditional::{
+    Revalidation, data_etag, not_modified, revalidate_project, tagged,
+};
+use crate::routes::responses::{self as r, AuthenticatedErrors, NotModified};
 use crate::routes::{ProjectPath, TaskPath};
 use crate::storage;
 use crate::storage::tasks::{After, TaskFilter, TaskOrder};
@@ -166,11 +169,12 @@ pub struct TaskPage {
 #[utoipa::path(
     operation_id = "list_tasks",
     tag = "tasks",
-    params(ProjectPath, TaskListParams),
+    params(ProjectPath, TaskListParams, IfNoneMatch),
     responses(
-        (status = 200, description = "One page of tasks", body = TaskPage),
+        (status = 200, description = "One page of tasks", body = TaskPage,
+         headers(("ETag" = String, description = "For `If-None-Match`"))),
         (status = 404, response = r::NotFound),
-        AuthenticatedErrors,
+        AuthenticatedErrors, NotModified,
     ),
 )]
 #[get("/projects/{project_id}/tasks")]
@@ -179,6 +183,8 @@ pub async fn list(
     pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
     web::Query(mut params): web::Query<TaskListParams>,
+    req: HttpRequest,
+    if_none_match: IfNoneMatch,
 ) -> ApiResult<HttpResponse> {
     let order = TaskOrder::from(params.sort.unwrap_or_default());
     let (limit, cursor) = (params.limit, params.cursor.take());
@@ -189,27 +195,37 @@ pub async fn list(
         Some(cursor) => Some(position(order, cursor).ok_or_else(wrong_cursor)?),
     };
     let project_id = path.project_id;
-    let mut data = storage::tasks::list(
+    // A client that holds a tag is answered from the version alone when it is current; the
+    // page itself reads the version in its own statement (one round trip without a tag).
+    if if_none_match.is_present()
+        && let Revalidation::NotModified(response) =
+            revalidate_project(&pool, tenant.id, project_id, &req, &if_none_match).await?
+    {
+        return Ok(response);
+    }
+    let listed = storage::tasks::list(
         &pool, tenant.id, project_id, &filter, order, after, page.limit,
     )
-    .await?;
-    if data.is_empty() && !storage::project_exists(&pool, tenant.id, project_id).await? {
-        return Err(ApiError::NotFound("project"));
-    }
+    .await?
+    .ok_or(ApiError::NotFound("project"))?;
+    let mut data = listed.tasks;
     let next_cursor = page.finish(&mut data, cursor_after);
-    Ok(HttpResponse::Ok().json(TaskPage { data, next_cursor }))
+    Ok(tagged(
+        &data_etag(listed.version, &req),
+        &TaskPage { data, next_cursor },
+    ))
 }
 
 /// Get a task, with its `ETag`.
 #[utoipa::path(
     operation_id = "get_task",
     tag = "tasks",
-    params(TaskPath),
+    params(TaskPath, IfNoneMatch),
     responses(
         (status = 200, description = "The task", body = Task,
-         headers(("ETag" = String, description = "The task's version, for If-Match"))),
+         headers(("ETag" = String, description = "The task's version, for If-Match and If-None-Match"))),
         (status = 404, response = r::NotFound),
-        AuthenticatedErrors,
+        AuthenticatedErrors, NotModified,
     ),
 )]
 #[get("/projects/{project_id}/tasks/{task_id}")]
@@ -217,9 +233,11 @@ pub async fn get(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<TaskPath>,
+    if_none_match: IfNoneMatch,
 ) -> ApiResult<HttpResponse> {
     let task = storage::tasks::get(&pool, tenant.id, path.project_id, path.task_id)
         .await?
         .ok_or(ApiError::NotFound("task"))?;
-    Ok(with_etag(HttpResponse::Ok(), &task))
+    let etag = task.etag();
+    Ok(not_modified(&if_none_match, &etag).unwrap_or_else(|| tagged(&etag, &task)))
 }

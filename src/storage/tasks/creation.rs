@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
-use super::task_columns;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use super::{task_at, task_columns};
 use crate::domain::{NewTask, Task};
 use crate::error::Reference;
 use crate::pool::Pool;
@@ -33,14 +36,6 @@ pub enum CreateError {
     Database(#[from] sqlx::Error),
 }
 
-/// A task as `create` reads it back: inserted now, or already stored under its external_id.
-#[derive(sqlx::FromRow)]
-struct CreatedRow {
-    created: bool,
-    #[sqlx(flatten)]
-    task: Task,
-}
-
 /// One statement: INSERT … ON CONFLICT DO NOTHING RETURNING, and in the same round trip the
 /// stored task when the key was taken (the re-run case). That read uses the statement's
 /// snapshot, which cannot see a concurrent winner that committed after the statement began;
@@ -53,7 +48,8 @@ pub async fn create(
     task: &NewTask,
 ) -> Result<Created, CreateError> {
     for _ in 0..CREATE_ATTEMPTS {
-        let row: Option<CreatedRow> = sqlx::query_as(concat!(
+        // Whether the task was inserted now, and the task (or the one stored under its key).
+        let row: Option<(bool, Task)> = sqlx::query(concat!(
             "WITH inserted AS (
                  INSERT INTO tasks (project_id, title, description, status, priority_score,
                                     external_id, milestone_id, parent_task_id, labels, completed_at)
@@ -82,10 +78,11 @@ pub async fn create(
         .bind(task.milestone_id)
         .bind(task.parent_task_id)
         .bind(&task.labels)
+        .try_map(|row: PgRow| Ok((row.try_get(0)?, task_at(&row, 1)?)))
         .fetch_optional(&mut *pool.acquire().await?)
         .await
         .map_err(|error| unknown_reference(error, 0))?;
-        if let Some(CreatedRow { created, task }) = row {
+        if let Some((created, task)) = row {
             return Ok(if created {
                 Created::New(task)
             } else {
@@ -124,7 +121,7 @@ async fn find_by_external_ids(
     project_id: i64,
     external_ids: &[&str],
 ) -> sqlx::Result<Vec<Task>> {
-    sqlx::query_as(concat!(
+    sqlx::query(concat!(
         "SELECT ",
         task_columns!(),
         " FROM tasks
@@ -134,6 +131,7 @@ async fn find_by_external_ids(
     .bind(project_id)
     .bind(tenant_id)
     .bind(external_ids)
+    .try_map(|row| task_at(&row, 0))
     .fetch_all(&mut *pool.acquire().await?)
     .await
 }
@@ -194,13 +192,6 @@ pub async fn create_many(
     Ok(results.into_iter().flatten().collect())
 }
 
-#[derive(sqlx::FromRow)]
-struct BulkRow {
-    ordinal: i32,
-    #[sqlx(flatten)]
-    task: Task,
-}
-
 /// One INSERT for the items at `indices`; returns (index, task) for the rows written.
 /// Ids are drawn with nextval() up front so each returned row can be matched to its item.
 async fn insert_batch(
@@ -233,7 +224,8 @@ async fn insert_batch(
         parent_ids.push(task.parent_task_id);
         labels.push(sqlx::types::Json(&task.labels));
     }
-    let rows: Result<Vec<BulkRow>, sqlx::Error> = sqlx::query_as(concat!(
+    // (the item's index, its task) for each row written.
+    let rows: Result<Vec<(i32, Task)>, sqlx::Error> = sqlx::query(concat!(
         "WITH input AS MATERIALIZED (
              SELECT nextval('tasks_id_seq') AS id, u.*
              FROM UNNEST($3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
@@ -267,12 +259,13 @@ async fn insert_batch(
     .bind(&milestone_ids)
     .bind(&parent_ids)
     .bind(&labels)
+    .try_map(|row: PgRow| Ok((row.try_get(0)?, task_at(&row, 1)?)))
     .fetch_all(&mut *pool.acquire().await?)
     .await;
     match rows {
         Ok(rows) => Ok(rows
             .into_iter()
-            .map(|row| (row.ordinal as usize, row.task))
+            .map(|(ordinal, task)| (ordinal as usize, task))
             .collect()),
         Err(error) => {
             let constraint = error.as_database_error().and_then(|e| e.constraint());

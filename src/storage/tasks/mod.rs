@@ -8,8 +8,11 @@ mod listing;
 mod write;
 
 pub use creation::{CreateError, Created, create, create_many};
-pub use listing::{After, TaskFilter, TaskOrder, list};
+pub use listing::{After, Listed, TaskFilter, TaskOrder, list};
 pub use write::{Preconditions, Refusal, delete, update, would_create_cycle};
+
+use sqlx::Row;
+use sqlx::postgres::PgRow;
 
 use crate::domain::Task;
 use crate::pool::Pool;
@@ -23,6 +26,27 @@ macro_rules! task_columns {
 }
 use task_columns;
 
+/// Reads the columns of [`task_columns!`] by position, starting at column `at`. By position, not
+/// by name: a name lookup per field and row cost a list a tenth of its CPU.
+fn task_at(row: &PgRow, at: usize) -> sqlx::Result<Task> {
+    Ok(Task {
+        id: row.try_get(at)?,
+        project_id: row.try_get(at + 1)?,
+        milestone_id: row.try_get(at + 2)?,
+        parent_task_id: row.try_get(at + 3)?,
+        title: row.try_get(at + 4)?,
+        description: row.try_get(at + 5)?,
+        status: row.try_get(at + 6)?,
+        priority_score: row.try_get(at + 7)?,
+        external_id: row.try_get(at + 8)?,
+        labels: row.try_get(at + 9)?,
+        version: row.try_get(at + 10)?,
+        created_at: row.try_get(at + 11)?,
+        updated_at: row.try_get(at + 12)?,
+        completed_at: row.try_get(at + 13)?,
+    })
+}
+
 #[tracing::instrument(skip(pool))]
 pub async fn get(
     pool: &Pool,
@@ -30,7 +54,7 @@ pub async fn get(
     project_id: i64,
     id: i64,
 ) -> sqlx::Result<Option<Task>> {
-    sqlx::query_as(concat!(
+    sqlx::query(concat!(
         "SELECT ",
         task_columns!(),
         " FROM tasks
@@ -40,6 +64,7 @@ pub async fn get(
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
+    .try_map(|row| task_at(&row, 0))
     .fetch_optional(&mut *pool.acquire().await?)
     .await
 }

@@ -1,7 +1,7 @@
 //! Conditional writes: a change or delete happens in one statement when its preconditions
 //! hold; only when it touched nothing does a second statement find out why.
 
-use super::{get, task_columns};
+use super::{get, task_at, task_columns};
 use crate::domain::{Task, TaskChanges, TaskStatus};
 use crate::pool::Pool;
 
@@ -34,7 +34,7 @@ pub async fn update(
     preconditions: Preconditions,
 ) -> sqlx::Result<Result<Task, Refusal>> {
     let (set_description, description) = crate::storage::optional_change(&changes.description);
-    let updated: Option<Task> = sqlx::query_as(concat!(
+    let updated: Option<Task> = sqlx::query(concat!(
         "UPDATE tasks SET
              title = COALESCE($4, title),
              description = CASE WHEN $5 THEN $6 ELSE description END,
@@ -68,6 +68,7 @@ pub async fn update(
     .bind(changes.labels.as_deref())
     .bind(preconditions.status)
     .bind(preconditions.version)
+    .try_map(|row| task_at(&row, 0))
     .fetch_optional(&mut *pool.acquire().await?)
     .await?;
     match updated {
