@@ -45,6 +45,15 @@ CREATE FUNCTION apply_task_deltas(project_ids bigint[], milestone_ids bigint[], 
                                   ns bigint[], touched bigint[])
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
+    -- The version row first, on every path: sessions that share a stripe then queue on it
+    -- before touching any counter, so they cannot lock counters in opposite orders.
+    IF cardinality(touched) > 0 THEN
+        INSERT INTO project_versions AS v (project_id, stripe, version)
+        SELECT p.id, session_stripe(), 1
+        FROM projects p WHERE p.id = ANY (touched)
+        ORDER BY p.id
+        ON CONFLICT (project_id, stripe) DO UPDATE SET version = v.version + 1;
+    END IF;
     IF cardinality(project_ids) > 0 THEN
         INSERT INTO task_counts AS c (project_id, milestone_id, status, stripe, n)
         SELECT d.project_id, d.milestone_id, d.status, session_stripe(), sum(d.n)
@@ -56,13 +65,6 @@ BEGIN
         HAVING sum(d.n) <> 0
         ORDER BY d.project_id, d.milestone_id, d.status
         ON CONFLICT (project_id, milestone_id, status, stripe) DO UPDATE SET n = c.n + EXCLUDED.n;
-    END IF;
-    IF cardinality(touched) > 0 THEN
-        INSERT INTO project_versions AS v (project_id, stripe, version)
-        SELECT p.id, session_stripe(), 1
-        FROM projects p WHERE p.id = ANY (touched)
-        ORDER BY p.id
-        ON CONFLICT (project_id, stripe) DO UPDATE SET version = v.version + 1;
     END IF;
 END;
 $$;
@@ -118,10 +120,10 @@ CREATE TRIGGER tasks_count_deleted AFTER DELETE ON tasks
 -- bump the project's version (a milestone's name and status show in the summary).
 CREATE FUNCTION milestones_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM apply_task_deltas('{}', '{}', '{}', '{}', ARRAY[COALESCE(NEW.project_id, OLD.project_id)]);
     IF TG_OP = 'DELETE' THEN
         DELETE FROM task_counts WHERE project_id = OLD.project_id AND milestone_id = OLD.id;
     END IF;
-    PERFORM apply_task_deltas('{}', '{}', '{}', '{}', ARRAY[COALESCE(NEW.project_id, OLD.project_id)]);
     RETURN NULL;
 END;
 $$;

@@ -316,13 +316,16 @@ fn constraint_error(constraint: &str) -> Option<ApiError> {
 
 /// Whether a database error means "not available right now" (a 503 worth retrying): the pool
 /// timed out or closed, the connection broke, or the server is shutting down, refusing
-/// connections (class 08, 57P01-57P03, 53300) or cancelled the statement (57014).
+/// connections (class 08, 57P01-57P03, 53300), cancelled the statement (57014), or chose this
+/// transaction as a deadlock's or serialisation conflict's victim (40P01, 40001).
 fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            code.starts_with("08") || code.starts_with("57P") || code == "57014" || code == "53300"
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || ["57014", "53300", "40P01", "40001"].contains(&code.as_ref())
         }
         _ => false,
     }
