@@ -1,39 +1,58 @@
 -- wrk script for every bench scenario, chosen by BENCH_MODE:
---   create  a task with a fresh external_id per request
+--   create  a task with a fresh external_id per request (in milestone MILESTONE_ID when set:
+--           the hot-milestone scenario, every request counting into the same milestone)
 --   rerun   keys rerun:1..5000, already stored: answered 200 with the stored task
 --   storm   every connection creating the same ten keys
 --   bulk    BULK_SIZE new tasks per request
---   list    GET the URL given to wrk
+--   get     GET the URL given to wrk (a list page, the summary)
+--   304     GET the URL given to wrk with `If-None-Match: $IF_NONE_MATCH`: every answer must be
+--           a 304; done() prints `non-304: N` (wrk itself counts only statuses >= 400)
 -- The API key comes from TASKDASH_KEY. wrk counts non-2xx answers; bench.py checks in the
--- database that each run wrote the rows its answers claim (no Lua `response` hook: it would
--- make wrk parse every answer, with CPU the server and PostgreSQL share).
+-- database that each run wrote the rows its answers claim. Only the 304 mode defines a
+-- `response` hook: it makes wrk parse every answer's headers and call Lua for each, CPU that
+-- the server and PostgreSQL share, so the other modes go without it.
 local mode, size, counter = "create", 100, 0
-local threads = 0
+local milestone = nil
+local threads = {}
 
 function setup(thread)
   -- `prefix` is a global of the thread's own Lua state: one key space per thread and run.
-  threads = threads + 1
-  thread:set("prefix", string.format("wrk-%d-%d-%d", os.time(), math.random(1, 1e9), threads))
+  table.insert(threads, thread)
+  thread:set("prefix", string.format("wrk-%d-%d-%d", os.time(), math.random(1, 1e9), #threads))
 end
 
 function init(args)
   mode = os.getenv("BENCH_MODE") or "create"
   size = tonumber(os.getenv("BULK_SIZE")) or 100
+  milestone = tonumber(os.getenv("MILESTONE_ID") or "")
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("TASKDASH_KEY")
-  if mode ~= "list" then
+  if mode == "304" then
+    wrk.headers["If-None-Match"] = os.getenv("IF_NONE_MATCH")
+    not_304 = 0
+    -- Defined here, in this mode only: wrk asks each thread's state for `response` after init().
+    response = function(status, headers, body)
+      if status ~= 304 then
+        not_304 = not_304 + 1
+      end
+    end
+  elseif mode ~= "get" then
     wrk.method = "POST"
     wrk.headers["Content-Type"] = "application/json"
   end
 end
 
 local function task(title, key, priority)
+  if milestone then
+    return string.format('{"title":"%s","external_id":"%s","priority_score":%d,"milestone_id":%d}',
+                         title, key, priority, milestone)
+  end
   return string.format('{"title":"%s","external_id":"%s","priority_score":%d}', title, key, priority)
 end
 
 function request()
   counter = counter + 1
   local body
-  if mode == "list" then
+  if mode == "get" or mode == "304" then
     return wrk.format()
   elseif mode == "rerun" then
     body = task("re-run", string.format("rerun:%d", math.random(1, 5000)), 1)
@@ -51,3 +70,13 @@ function request()
   return wrk.format(nil, nil, nil, body)
 end
 
+function done(summary, latency, requests)
+  -- Runs in wrk's main Lua state, where init() never ran: read the mode from the environment.
+  if os.getenv("BENCH_MODE") == "304" then
+    local total = 0
+    for _, thread in ipairs(threads) do
+      total = total + (thread:get("not_304") or 0)
+    end
+    io.write(string.format("non-304: %d\n", total))
+  end
+end

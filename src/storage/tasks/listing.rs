@@ -184,7 +184,15 @@ pub async fn list(
         query.push(")");
     }
     query.push(") t ON true").push(order_by);
-    let rows = query.build().fetch_all(&mut *pool.acquire().await?).await?;
+    // A narrow filter's statement is planned for its values every time (not kept prepared): a
+    // prepared statement switches to one generic plan after a few runs, and a plan made for a
+    // label common in one big project would then walk that label's entries for every project.
+    let persistent = matches!(narrow, Narrow::No);
+    let rows = query
+        .build()
+        .persistent(persistent)
+        .fetch_all(&mut *pool.acquire().await?)
+        .await?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
