@@ -21,15 +21,17 @@ struct SummaryRow {
     milestones: Json<Vec<MilestoneRow>>,
     oldest_open_created_at: Option<DateTime<Utc>>,
     last_activity_at: Option<DateTime<Utc>>,
+    version: i64,
 }
 
-/// `None` when the tenant has no such project.
+/// The summary and the project's data version, read in one statement (so the answer's `ETag`
+/// is exact); `None` when the tenant has no such project.
 #[tracing::instrument(skip(pool))]
 pub async fn get(
     pool: &Pool,
     tenant_id: i64,
     project_id: i64,
-) -> sqlx::Result<Option<ProjectSummary>> {
+) -> sqlx::Result<Option<(ProjectSummary, i64)>> {
     let row: Option<SummaryRow> = sqlx::query_as(
         "WITH counts AS (
              SELECT c.milestone_id, c.status, sum(c.n)::bigint AS n
@@ -47,7 +49,9 @@ pub async fn get(
              (SELECT t.created_at FROM tasks t WHERE t.project_id = $1 AND t.status = 'open'
               ORDER BY t.created_at, t.id LIMIT 1) AS oldest_open_created_at,
              (SELECT t.updated_at FROM tasks t WHERE t.project_id = $1
-              ORDER BY t.updated_at DESC, t.id DESC LIMIT 1) AS last_activity_at
+              ORDER BY t.updated_at DESC, t.id DESC LIMIT 1) AS last_activity_at,
+             COALESCE((SELECT sum(v.version) FROM project_versions v WHERE v.project_id = $1),
+                      0)::bigint AS version
          FROM projects p WHERE p.id = $1 AND p.tenant_id = $2",
     )
     .bind(project_id)
@@ -56,7 +60,7 @@ pub async fn get(
     .await?;
     Ok(row.map(|row| {
         let tasks = row.by_status.0.into();
-        ProjectSummary {
+        let summary = ProjectSummary {
             project_id,
             blocked: row.by_status.0.blocked,
             tasks,
@@ -73,6 +77,7 @@ pub async fn get(
                 .collect(),
             oldest_open_created_at: row.oldest_open_created_at,
             last_activity_at: row.last_activity_at,
-        }
+        };
+        (summary, row.version)
     }))
 }
