@@ -200,10 +200,15 @@ impl IfNoneMatch {
         let Some(tags) = &self.tags else {
             return false;
         };
-        let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
-        let wanted = opaque(etag);
-        tags.trim() == "*" || tags.split(',').any(|tag| opaque(tag) == wanted)
+        let wanted = opaque_tag(etag);
+        tags.trim() == "*" || tags.split(',').any(|tag| opaque_tag(tag) == wanted)
     }
+}
+
+/// An entity tag without its weakness marker: `W/"3"` and `"3"` compare equal.
+fn opaque_tag(tag: &str) -> &str {
+    let tag = tag.trim();
+    tag.strip_prefix("W/").unwrap_or(tag)
 }
 
 impl FromRequest for IfNoneMatch {
