@@ -88,3 +88,23 @@ pub fn tagged_bytes(etag: &str, body: Vec<u8>) -> HttpResponse {
         .content_type(mime::APPLICATION_JSON)
         .body(body)
 }
+
+/// For reads that tag their answer from their own statement: the 304, when the client holds
+/// the current tag (one small query); `None` when it holds none or an old one (then read).
+pub async fn not_modified_project(
+    pool: &Pool,
+    tenant_id: i64,
+    project_id: i64,
+    req: &HttpRequest,
+    if_none_match: &IfNoneMatch,
+) -> ApiResult<Option<HttpResponse>> {
+    if !if_none_match.is_present() {
+        return Ok(None);
+    }
+    Ok(
+        match revalidate_project(pool, tenant_id, project_id, req, if_none_match).await? {
+            Revalidation::NotModified(response) => Some(response),
+            Revalidation::Send(_) => None,
+        },
+    )
+}

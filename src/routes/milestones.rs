@@ -3,7 +3,9 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::conditional::{Revalidation, revalidate_project, tagged};
+use super::conditional::{
+    Revalidation, data_etag, not_modified_project, revalidate_project, tagged,
+};
 use super::responses::{self as r, AuthenticatedErrors, BodyErrors, NotModified};
 use super::{MilestonePath, PageParams, ProjectPath};
 use crate::auth::Tenant;
@@ -114,15 +116,16 @@ pub async fn get(
     req: HttpRequest,
     if_none_match: IfNoneMatch,
 ) -> ApiResult<HttpResponse> {
-    let etag =
-        match revalidate_project(&pool, tenant.id, path.project_id, &req, &if_none_match).await? {
-            Revalidation::Send(etag) => etag,
-            Revalidation::NotModified(response) => return Ok(response),
-        };
-    let milestone = storage::milestones::get(&pool, tenant.id, path.project_id, path.milestone_id)
+    let (project_id, id) = (path.project_id, path.milestone_id);
+    if let Some(response) =
+        not_modified_project(&pool, tenant.id, project_id, &req, &if_none_match).await?
+    {
+        return Ok(response);
+    }
+    let (milestone, version) = storage::milestones::get(&pool, tenant.id, project_id, id)
         .await?
         .ok_or(ApiError::NotFound("milestone"))?;
-    Ok(tagged(&etag, &milestone))
+    Ok(tagged(&data_etag(version, &req), &milestone))
 }
 
 /// Change a milestone's name, slug, status or description.

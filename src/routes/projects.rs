@@ -4,7 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::conditional::{
-    Revalidation, body_etag, not_modified, revalidate_project, tagged, tagged_bytes,
+    body_etag, data_etag, not_modified, not_modified_project, tagged, tagged_bytes,
 };
 use super::responses::{self as r, AuthenticatedErrors, BodyErrors, NotModified};
 use super::{PageParams, ProjectPath};
@@ -103,15 +103,15 @@ pub async fn get(
     req: HttpRequest,
     if_none_match: IfNoneMatch,
 ) -> ApiResult<HttpResponse> {
-    let etag =
-        match revalidate_project(&pool, tenant.id, path.project_id, &req, &if_none_match).await? {
-            Revalidation::Send(etag) => etag,
-            Revalidation::NotModified(response) => return Ok(response),
-        };
-    let project = storage::projects::get(&pool, tenant.id, path.project_id)
+    if let Some(response) =
+        not_modified_project(&pool, tenant.id, path.project_id, &req, &if_none_match).await?
+    {
+        return Ok(response);
+    }
+    let (project, version) = storage::projects::get(&pool, tenant.id, path.project_id)
         .await?
         .ok_or(ApiError::NotFound("project"))?;
-    Ok(tagged(&etag, &project))
+    Ok(tagged(&data_etag(version, &req), &project))
 }
 
 /// Change a project's name, slug or description.

@@ -1,7 +1,7 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::ProjectPath;
-use super::conditional::{Revalidation, data_etag, revalidate_project, tagged};
+use super::conditional::{data_etag, not_modified_project, tagged};
 use super::responses::{self as r, AuthenticatedErrors, NotModified};
 use crate::auth::Tenant;
 use crate::domain::ProjectSummary;
@@ -36,9 +36,8 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     // A client that holds a tag is answered from the version alone when it is current; the
     // summary itself reads the version in its own statement (one round trip without a tag).
-    if if_none_match.is_present()
-        && let Revalidation::NotModified(response) =
-            revalidate_project(&pool, tenant.id, path.project_id, &req, &if_none_match).await?
+    if let Some(response) =
+        not_modified_project(&pool, tenant.id, path.project_id, &req, &if_none_match).await?
     {
         return Ok(response);
     }

@@ -1,3 +1,7 @@
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, Row};
+
+use super::projects::DATA_VERSION;
 use crate::pool::Pool;
 
 use crate::domain::{Milestone, MilestoneChanges, NewMilestone};
@@ -67,16 +71,19 @@ pub async fn get(
     tenant_id: i64,
     project_id: i64,
     id: i64,
-) -> sqlx::Result<Option<Milestone>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+) -> sqlx::Result<Option<(Milestone, i64)>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH m AS (
              SELECT m.* FROM milestones m JOIN projects p ON p.id = m.project_id
              WHERE m.project_id = $1 AND p.tenant_id = $2 AND m.id = $3
-         ) {SELECT_WITH_COUNTS}"
+         )
+         SELECT w.*, (SELECT {DATA_VERSION} FROM projects WHERE projects.id = $1) AS data_version
+         FROM ({SELECT_WITH_COUNTS}) w"
     )))
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
+    .try_map(|row: PgRow| Ok((Milestone::from_row(&row)?, row.try_get("data_version")?)))
     .fetch_optional(&mut *pool.acquire().await?)
     .await
 }

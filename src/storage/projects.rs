@@ -1,8 +1,15 @@
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, Row};
+
 use crate::pool::Pool;
 
 use crate::domain::{Naming, NamingChanges, Project};
 
 const COLUMNS: &str = "id, name, slug, description, created_at, updated_at";
+
+/// The data version of the project `projects.id`, as a column.
+pub(super) const DATA_VERSION: &str = "COALESCE((SELECT sum(v.version) FROM project_versions v
+     WHERE v.project_id = projects.id), 0)::bigint";
 
 #[tracing::instrument(skip(pool, project))]
 pub async fn create(pool: &Pool, tenant_id: i64, project: &Naming) -> sqlx::Result<Project> {
@@ -38,13 +45,16 @@ pub async fn list(
     .await
 }
 
+/// The project and its data version (see [`data_version`]), read in one statement.
 #[tracing::instrument(skip(pool))]
-pub async fn get(pool: &Pool, tenant_id: i64, id: i64) -> sqlx::Result<Option<Project>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM projects WHERE id = $1 AND tenant_id = $2"
+pub async fn get(pool: &Pool, tenant_id: i64, id: i64) -> sqlx::Result<Option<(Project, i64)>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, {DATA_VERSION} AS data_version
+         FROM projects WHERE id = $1 AND tenant_id = $2"
     )))
     .bind(id)
     .bind(tenant_id)
+    .try_map(|row: PgRow| Ok((Project::from_row(&row)?, row.try_get("data_version")?)))
     .fetch_optional(&mut *pool.acquire().await?)
     .await
 }
@@ -91,10 +101,9 @@ pub async fn delete(pool: &Pool, tenant_id: i64, id: i64) -> sqlx::Result<bool> 
 /// project. The validator of every cached read of project data.
 #[tracing::instrument(skip(pool))]
 pub async fn data_version(pool: &Pool, tenant_id: i64, id: i64) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        "SELECT COALESCE((SELECT sum(v.version) FROM project_versions v WHERE v.project_id = p.id), 0)::bigint
-         FROM projects p WHERE p.id = $1 AND p.tenant_id = $2",
-    )
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT {DATA_VERSION} FROM projects WHERE id = $1 AND tenant_id = $2"
+    )))
     .bind(id)
     .bind(tenant_id)
     .fetch_optional(&mut *pool.acquire().await?)

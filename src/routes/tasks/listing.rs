@@ -12,9 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::IfNoneMatch;
 use crate::pagination::{Cursor, PageRequest, wrong_cursor};
 use crate::pool::Pool;
-use crate::routes::conditional::{
-    Revalidation, data_etag, not_modified, revalidate_project, tagged,
-};
+use crate::routes::conditional::{data_etag, not_modified, not_modified_project, tagged};
 use crate::routes::responses::{self as r, AuthenticatedErrors, NotModified};
 use crate::routes::{ProjectPath, TaskPath};
 use crate::storage;
@@ -211,9 +209,8 @@ pub async fn list(
     let project_id = path.project_id;
     // A client that holds a tag is answered from the version alone when it is current; the
     // page itself reads the version in its own statement (one round trip without a tag).
-    if if_none_match.is_present()
-        && let Revalidation::NotModified(response) =
-            revalidate_project(&pool, tenant.id, project_id, &req, &if_none_match).await?
+    if let Some(response) =
+        not_modified_project(&pool, tenant.id, project_id, &req, &if_none_match).await?
     {
         return Ok(response);
     }
