@@ -56,41 +56,9 @@ fn revalidated(mut response: HttpResponseBuilder, etag: &str) -> HttpResponseBui
     response
 }
 
-/// What a conditional read of project data does next.
-pub enum Revalidation {
-    /// Build the answer, tagged with this `ETag`.
-    Send(String),
-    /// The client's copy is current: answer this 304.
-    NotModified(HttpResponse),
-}
-
-/// Reads the project's data version (404 when the tenant has no such project) and decides.
-pub async fn revalidate_project(
-    pool: &Pool,
-    tenant_id: i64,
-    project_id: i64,
-    req: &HttpRequest,
-    if_none_match: &IfNoneMatch,
-) -> ApiResult<Revalidation> {
-    let version = storage::projects::data_version(pool, tenant_id, project_id)
-        .await?
-        .ok_or(ApiError::NotFound("project"))?;
-    let etag = data_etag(version, req);
-    Ok(match not_modified(if_none_match, &etag) {
-        Some(response) => Revalidation::NotModified(response),
-        None => Revalidation::Send(etag),
-    })
-}
-
-/// Like [`tagged`], for an answer already serialised.
-pub fn tagged_bytes(etag: &str, body: Vec<u8>) -> HttpResponse {
-    revalidated(HttpResponse::Ok(), etag)
-        .content_type(mime::APPLICATION_JSON)
-        .body(body)
-}
-
-/// For reads that tag their answer from their own statement: the 304, when the client holds
-/// the current tag (one small query); `None` when it holds none or an old one (then read).
+/// For reads of project data, which tag their answer from their own statement: the 304 when
+/// the client holds the current tag (one small query for the version); `None` when it holds
+/// none or an old one (then read). 404 when the tenant has no such project.
 pub async fn not_modified_project(
     pool: &Pool,
     tenant_id: i64,
@@ -101,10 +69,15 @@ pub async fn not_modified_project(
     if !if_none_match.is_present() {
         return Ok(None);
     }
-    Ok(
-        match revalidate_project(pool, tenant_id, project_id, req, if_none_match).await? {
-            Revalidation::NotModified(response) => Some(response),
-            Revalidation::Send(_) => None,
-        },
-    )
+    let version = storage::projects::data_version(pool, tenant_id, project_id)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    Ok(not_modified(if_none_match, &data_etag(version, req)))
+}
+
+/// Like [`tagged`], for an answer already serialised.
+pub fn tagged_bytes(etag: &str, body: Vec<u8>) -> HttpResponse {
+    revalidated(HttpResponse::Ok(), etag)
+        .content_type(mime::APPLICATION_JSON)
+        .body(body)
 }

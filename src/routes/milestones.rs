@@ -3,9 +3,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::conditional::{
-    Revalidation, data_etag, not_modified_project, revalidate_project, tagged,
-};
+use super::conditional::{data_etag, not_modified_project, tagged};
 use super::responses::{self as r, AuthenticatedErrors, BodyErrors, NotModified};
 use super::{MilestonePath, PageParams, ProjectPath};
 use crate::auth::Tenant;
@@ -86,14 +84,20 @@ pub async fn list(
         Some(_) => return Err(wrong_cursor()),
     };
     let project_id = path.project_id;
-    let etag = match revalidate_project(&pool, tenant.id, project_id, &req, &if_none_match).await? {
-        Revalidation::Send(etag) => etag,
-        Revalidation::NotModified(response) => return Ok(response),
-    };
-    let mut data =
-        storage::milestones::list(&pool, tenant.id, project_id, after_id, page.limit).await?;
+    if let Some(response) =
+        not_modified_project(&pool, tenant.id, project_id, &req, &if_none_match).await?
+    {
+        return Ok(response);
+    }
+    let (mut data, version) =
+        storage::milestones::list(&pool, tenant.id, project_id, after_id, page.limit)
+            .await?
+            .ok_or(ApiError::NotFound("project"))?;
     let next_cursor = page.finish(&mut data, |m| Cursor::Id { id: m.id });
-    Ok(tagged(&etag, &MilestonePage { data, next_cursor }))
+    Ok(tagged(
+        &data_etag(version, &req),
+        &MilestonePage { data, next_cursor },
+    ))
 }
 
 /// Get a milestone with its task counts.

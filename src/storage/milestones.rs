@@ -49,20 +49,37 @@ pub async fn list(
     project_id: i64,
     after_id: Option<i64>,
     limit: i64,
-) -> sqlx::Result<Vec<Milestone>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH m AS (
-             SELECT m.* FROM milestones m JOIN projects p ON p.id = m.project_id
-             WHERE m.project_id = $1 AND p.tenant_id = $2 AND ($3::bigint IS NULL OR m.id > $3)
+) -> sqlx::Result<Option<(Vec<Milestone>, i64)>> {
+    // The project (of this tenant) and its data version, then its page, joined: no project, no
+    // row; a project without milestones (after the cursor), one row of NULL milestone columns.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH v AS MATERIALIZED (
+             SELECT {DATA_VERSION} AS data_version FROM projects WHERE id = $1 AND tenant_id = $2
+         ), m AS (
+             SELECT m.* FROM milestones m
+             WHERE m.project_id = $1 AND ($3::bigint IS NULL OR m.id > $3)
              ORDER BY m.id LIMIT $4
-         ) {SELECT_WITH_COUNTS} ORDER BY m.id"
+         )
+         SELECT v.data_version, w.* FROM v LEFT JOIN LATERAL ({SELECT_WITH_COUNTS}) w ON true
+         ORDER BY w.id"
     )))
     .bind(project_id)
     .bind(tenant_id)
     .bind(after_id)
     .bind(limit + 1)
     .fetch_all(&mut *pool.acquire().await?)
-    .await
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let version = first.try_get("data_version")?;
+    let mut milestones = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get::<Option<i64>, _>("id")?.is_some() {
+            milestones.push(Milestone::from_row(row)?);
+        }
+    }
+    Ok(Some((milestones, version)))
 }
 
 #[tracing::instrument(skip(pool))]

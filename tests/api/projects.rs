@@ -188,3 +188,25 @@ async fn milestones_carry_their_task_counts_and_release_tasks_when_deleted() {
             .all(|t| t["milestone_id"].is_null())
     );
 }
+
+#[tokio::test]
+async fn a_project_without_milestones_lists_an_empty_page_and_a_missing_project_is_404() {
+    let app = spawn_app().await;
+    let project = app.create_project("bare").await;
+    let response = app
+        .get(&format!("/projects/{project}/milestones"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        body(response).await,
+        json!({"data": [], "next_cursor": null})
+    );
+    let response = app
+        .get(&format!("/projects/{}/milestones", project + 1000))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::NOT_FOUND).await;
+}
