@@ -233,17 +233,17 @@ def write_scripts(workdir):
     # storage::tasks::list without filters or cursor: the project's data version and the page
     # in one statement (limit + 1 rows).
     order = "ORDER BY priority_score DESC, created_at ASC, id ASC"
+    # storage::DATA_VERSION: a project's data version, as a column over `projects`.
+    version = ("COALESCE((SELECT sum(v.version) FROM project_versions v "
+               "WHERE v.project_id = projects.id), 0)::bigint")
     listing = (
-        "WITH v AS MATERIALIZED (SELECT COALESCE((SELECT sum(pv.version) FROM project_versions pv "
-        "WHERE pv.project_id = p.id), 0)::bigint AS version FROM projects p WHERE p.id = :lproject "
-        "AND p.tenant_id = :tenant) SELECT v.version, t.* FROM v LEFT JOIN LATERAL "
+        f"WITH v AS MATERIALIZED (SELECT {version} AS version FROM projects WHERE id = :lproject "
+        "AND tenant_id = :tenant) SELECT v.version, t.* FROM v LEFT JOIN LATERAL "
         f"(SELECT {TASK_COLUMNS} FROM tasks WHERE project_id = :lproject {order} LIMIT :limit) t ON true "
         f"{order};\n")
     # storage::projects::data_version: all that a conditional GET with the current tag runs, and
     # what the milestone reads run first to know their tag.
-    data_version = (
-        "SELECT COALESCE((SELECT sum(v.version) FROM project_versions v WHERE v.project_id = p.id), 0)"
-        "::bigint FROM projects p WHERE p.id = :lproject AND p.tenant_id = :tenant;\n")
+    data_version = f"SELECT {version} FROM projects WHERE id = :lproject AND tenant_id = :tenant;\n"
     # storage::summary::get.
     summary = (
         "WITH counts AS (SELECT c.milestone_id, c.status, sum(c.n)::bigint AS n FROM task_counts c "
@@ -258,9 +258,7 @@ def write_scripts(workdir):
         "ORDER BY t.created_at, t.id LIMIT 1) AS oldest_open_created_at, "
         "(SELECT t.updated_at FROM tasks t WHERE t.project_id = :lproject "
         "ORDER BY t.updated_at DESC, t.id DESC LIMIT 1) AS last_activity_at, "
-        "COALESCE((SELECT sum(v.version) FROM project_versions v WHERE v.project_id = :lproject), "
-        "0)::bigint AS version "
-        "FROM projects p WHERE p.id = :lproject AND p.tenant_id = :tenant;\n")
+        f"{version} AS version FROM projects WHERE id = :lproject AND tenant_id = :tenant;\n")
     scripts = {
         # pgbench has no string variables: keys are built in SQL from a random number.
         "create.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\n"

@@ -1,7 +1,7 @@
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
 
-use super::projects::DATA_VERSION;
+use super::DATA_VERSION;
 use crate::pool::Pool;
 
 use crate::domain::{Milestone, MilestoneChanges, NewMilestone};

@@ -11,6 +11,10 @@ pub mod summary;
 pub mod tasks;
 pub mod tenants;
 
+/// A project's data version (see `projects::data_version`) as a column of a query over the
+/// unaliased `projects`: the sum of its `project_versions` stripes, 0 before any write.
+const DATA_VERSION: &str = "COALESCE((SELECT sum(v.version) FROM project_versions v WHERE v.project_id = projects.id), 0)::bigint";
+
 /// A PATCH's nullable field as two bind parameters: whether to change it, and the new value
 /// (`None` clears it) — for `CASE WHEN $set THEN $value ELSE column END`.
 fn optional_change<T>(change: &Option<Option<T>>) -> (bool, Option<&T>) {

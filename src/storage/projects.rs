@@ -1,15 +1,12 @@
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
 
+use super::DATA_VERSION;
 use crate::pool::Pool;
 
 use crate::domain::{Naming, NamingChanges, Project};
 
 const COLUMNS: &str = "id, name, slug, description, created_at, updated_at";
-
-/// The data version of the project `projects.id`, as a column.
-pub(super) const DATA_VERSION: &str = "COALESCE((SELECT sum(v.version) FROM project_versions v
-     WHERE v.project_id = projects.id), 0)::bigint";
 
 #[tracing::instrument(skip(pool, project))]
 pub async fn create(pool: &Pool, tenant_id: i64, project: &Naming) -> sqlx::Result<Project> {

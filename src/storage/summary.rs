@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::DATA_VERSION;
 use crate::domain::{MilestoneStatus, MilestoneSummary, ProjectSummary, StatusCounts};
 use crate::pool::Pool;
 
@@ -32,17 +33,17 @@ pub async fn get(
     tenant_id: i64,
     project_id: i64,
 ) -> sqlx::Result<Option<(ProjectSummary, i64)>> {
-    let row: Option<SummaryRow> = sqlx::query_as(
+    let row: Option<SummaryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH counts AS (
              SELECT c.milestone_id, c.status, sum(c.n)::bigint AS n
              FROM task_counts c WHERE c.project_id = $1 GROUP BY 1, 2
          )
          SELECT
-             (SELECT COALESCE(jsonb_object_agg(s.status, s.n), '{}')
+             (SELECT COALESCE(jsonb_object_agg(s.status, s.n), '{{}}')
               FROM (SELECT status, sum(n)::bigint AS n FROM counts GROUP BY status) s) AS by_status,
              (SELECT COALESCE(jsonb_agg(jsonb_build_object(
                          'id', m.id, 'name', m.name, 'status', m.status,
-                         'by_status', (SELECT COALESCE(jsonb_object_agg(c.status, c.n), '{}')
+                         'by_status', (SELECT COALESCE(jsonb_object_agg(c.status, c.n), '{{}}')
                                        FROM counts c WHERE c.milestone_id = m.id))
                      ORDER BY m.id), '[]')
               FROM milestones m WHERE m.project_id = $1) AS milestones,
@@ -50,10 +51,9 @@ pub async fn get(
               ORDER BY t.created_at, t.id LIMIT 1) AS oldest_open_created_at,
              (SELECT t.updated_at FROM tasks t WHERE t.project_id = $1
               ORDER BY t.updated_at DESC, t.id DESC LIMIT 1) AS last_activity_at,
-             COALESCE((SELECT sum(v.version) FROM project_versions v WHERE v.project_id = $1),
-                      0)::bigint AS version
-         FROM projects p WHERE p.id = $1 AND p.tenant_id = $2",
-    )
+             {DATA_VERSION} AS version
+         FROM projects WHERE id = $1 AND tenant_id = $2"
+    )))
     .bind(project_id)
     .bind(tenant_id)
     .fetch_optional(&mut *pool.acquire().await?)

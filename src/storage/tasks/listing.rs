@@ -8,6 +8,7 @@ use sqlx::Row;
 use super::{task_at, task_columns};
 use crate::domain::{ExternalId, Label, Task, TaskStatus};
 use crate::pool::Pool;
+use crate::storage::DATA_VERSION;
 
 /// List orders. The default is the work queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,15 +111,12 @@ pub async fn list(
     };
     // The project (of this tenant) and its version, then its page, joined: no project, no row;
     // a project without matching tasks, one row of NULL task columns.
-    let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
-        "WITH v AS MATERIALIZED (
-             SELECT COALESCE((SELECT sum(pv.version) FROM project_versions pv
-                              WHERE pv.project_id = p.id), 0)::bigint AS version
-             FROM projects p WHERE p.id = ",
-    );
+    let mut query: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "WITH v AS MATERIALIZED (SELECT {DATA_VERSION} AS version FROM projects WHERE id = "
+    ));
     query
         .push_bind(project_id)
-        .push(" AND p.tenant_id = ")
+        .push(" AND tenant_id = ")
         .push_bind(tenant_id)
         .push(")");
     match narrow {
