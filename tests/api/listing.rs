@@ -181,3 +181,97 @@ async fn listing_an_unknown_project_is_404_not_an_empty_page() {
     let project = app.create_project("empty").await;
     assert_eq!(list(&app, project, "").await["data"], json!([]));
 }
+
+/// Every page of `query`, followed by its cursors: the ids in the order served.
+async fn walk(app: &TestApp, project: i64, query: &str, limit: usize) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut next = format!("{query}&limit={limit}");
+    loop {
+        let page = list(app, project, &next).await;
+        ids.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_i64().unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => next = format!("{query}&limit={limit}&cursor={cursor}"),
+            None => return ids,
+        }
+    }
+}
+
+#[tokio::test]
+async fn label_and_prefix_pages_are_exact_however_the_statement_finds_them() {
+    // 11 000 tasks, so that each way of finding a narrow filter's page is taken: "all" fills a
+    // page within the first 10 000 entries in order; "few" (110 tasks, spread) does not, and is
+    // few enough to sort; "late" (1 050 tasks, all at the end of the queue) is neither, and
+    // is walked to.
+    let app = spawn_app().await;
+    let project = app.create_project("p").await;
+    for chunk in 0..11 {
+        let tasks: Vec<Value> = (chunk * 1000..(chunk + 1) * 1000)
+            .map(|i| {
+                let late = i < 1050;
+                let mut labels = vec!["all"];
+                labels.push(if late { "late" } else { "early" });
+                if i % 100 == 0 {
+                    labels.push("few");
+                }
+                json!({
+                    "title": format!("t{i}"),
+                    "priority_score": if late { 0 } else { 1 + i % 500 },
+                    "labels": labels,
+                    "external_id": if late { format!("late-{i}") } else { format!("run-{i}") },
+                })
+            })
+            .collect();
+        assert_eq!(app.bulk(project, json!(tasks)).await.0, StatusCode::CREATED);
+    }
+    let mut labels = std::collections::HashMap::new();
+    let mut external_ids = std::collections::HashMap::new();
+    let mut everything = Vec::new();
+    for sort in ["priority", "-created_at"] {
+        // The reference: the unfiltered list, then filtered here.
+        let mut order = Vec::new();
+        let mut next = format!("sort={sort}&limit=1000");
+        loop {
+            let page = list(&app, project, &next).await;
+            for task in page["data"].as_array().unwrap() {
+                let id = task["id"].as_i64().unwrap();
+                order.push(id);
+                labels.insert(id, task["labels"].clone());
+                external_ids.insert(id, task["external_id"].as_str().unwrap().to_owned());
+            }
+            match page["next_cursor"].as_str() {
+                Some(cursor) => next = format!("sort={sort}&limit=1000&cursor={cursor}"),
+                None => break,
+            }
+        }
+        assert_eq!(order.len(), 11_000);
+        everything.push((sort, order));
+    }
+    for (sort, order) in &everything {
+        for label in ["few", "late", "all"] {
+            let expected: Vec<i64> = order
+                .iter()
+                .copied()
+                .filter(|id| labels[id].as_array().unwrap().contains(&json!(label)))
+                .take(300)
+                .collect();
+            let served = walk(&app, project, &format!("sort={sort}&label={label}"), 100).await;
+            let served: Vec<i64> = served.into_iter().take(300).collect();
+            assert_eq!(served, expected, "label={label} sort={sort}");
+        }
+        for prefix in ["late-", "run-1"] {
+            let expected: Vec<i64> = order
+                .iter()
+                .copied()
+                .filter(|id| external_ids[id].starts_with(prefix))
+                .collect();
+            let query = format!("sort={sort}&external_id_prefix={prefix}");
+            assert_eq!(walk(&app, project, &query, 1000).await, expected, "{query}");
+        }
+    }
+}

@@ -51,10 +51,12 @@ impl From<TaskSort> for TaskOrder {
 fn label_filter_schema() -> Object {
     let mut schema = label_schema();
     schema.description = Some(
-        "Tasks carrying this label. A label on few tasks (or none) is one probe of the labels' \
-         index. A label on many thousands of tasks of one project is found by walking the page \
-         order and reading each task's labels, which no index can serve: on a project of a \
-         million tasks that costs tens of milliseconds (see the README's scale table)."
+        "Tasks carrying this label. Served by indexes on any project size: the page order's \
+         index carries each task's labels (a page is found among the first 10 000 tasks in order \
+         when at least 1 % of them carry the label), and a label on at most 1000 tasks is \
+         fetched through the labels' index. In between (a label on a few thousand tasks of a \
+         project of millions, clustered away from the top of the order) the walk is longer: \
+         ~10 ms per million tasks at worst (see the README's scale table)."
             .into(),
     );
     schema
@@ -88,9 +90,9 @@ pub struct TaskListParams {
     /// Exact external_id.
     #[param(min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
     pub external_id: Option<String>,
-    /// All tasks whose external_id starts with this, e.g. one workflow run: `wf-123:`. Served by
-    /// the external_id index; a prefix shared by many thousands of tasks, combined with `status`,
-    /// is counted before the page is read (about 20 ms on a project of a million tasks).
+    /// All tasks whose external_id starts with this, e.g. one workflow run: `wf-123:`. Served,
+    /// like `label`, by the page order's index (which carries external_id) or, for at most
+    /// 1000 tasks, by the external_id index.
     #[param(min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
     pub external_id_prefix: Option<String>,
     #[param(minimum = 0, maximum = 10000)]

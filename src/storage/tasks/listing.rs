@@ -1,14 +1,15 @@
 //! Listing a project's tasks: filters, the work-queue order and keyset pages.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, QueryBuilder};
-
-use sqlx::Row;
+use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::{task_at, task_columns};
 use crate::domain::{ExternalId, Label, Task, TaskStatus};
 use crate::pool::Pool;
 use crate::storage::DATA_VERSION;
+use conditions::{push_after, push_conditions, push_keyed, push_narrow};
+
+mod conditions;
 
 /// List orders. The default is the work queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +56,10 @@ pub struct Listed {
 /// sorted; beyond it, matches are common enough for the ordered index scan to meet a page soon.
 const FEW_MATCHES: i64 = 1000;
 
+/// A label or prefix filter first looks for its page among this many index entries in page
+/// order (an index-only scan, ~3 ms): that finds the page when at least 1 % of them match.
+const WALK_FIRST: i64 = 10_000;
+
 /// How a statement finds out whether a filter matches few tasks.
 enum Narrow {
     /// No narrow filter: the order's index serves the filters (status leads, or status and
@@ -63,8 +68,9 @@ enum Narrow {
     /// Only milestone (and status) filters: the maintained counters say exactly how many match.
     Counted,
     /// A label, parent, external_id or prefix filter: matches are counted through the filter's
-    /// index, up to [`FEW_MATCHES`] + 1.
-    Probed,
+    /// index, up to [`FEW_MATCHES`] + 1. With `walk_first` (label and prefix filters only, which
+    /// the order indexes carry) the first [`WALK_FIRST`] entries in page order are tried before.
+    Probed { walk_first: bool },
 }
 
 /// One page of a project's tasks, or `None` when the tenant has no such project.
@@ -76,11 +82,15 @@ enum Narrow {
 ///
 /// Narrow filters are where a planner's estimate goes wrong: a label no task carries is
 /// estimated at thousands of rows, so the page order's index is walked in the hope of meeting
-/// them, through the whole project. For those the statement first learns whether at most
-/// [`FEW_MATCHES`] tasks match (see [`Narrow`]); if so it fetches them through the filter's
-/// index and sorts them (a subquery behind `OFFSET 0` is planned without the page order),
-/// else it walks the order's index. Both are branches of one statement; a one-time filter
-/// skips the one not taken.
+/// them, through the whole project. So a narrow filter's statement has up to three branches,
+/// each behind a one-time filter, and runs the first that fits:
+/// 1. `walk_first`: the page among the first [`WALK_FIRST`] entries of the order's index;
+/// 2. at most [`FEW_MATCHES`] matches (see [`Narrow`]): fetched through the filter's index and
+///    sorted (a subquery behind `OFFSET 0` is planned without the page order);
+/// 3. otherwise the walk of the order's index, to the end of the page.
+///
+/// Walks yield ids from an index-only scan (the order indexes include `labels` and
+/// `external_id`), then read only the page's rows.
 #[tracing::instrument(skip(pool, filter))]
 pub async fn list(
     pool: &Pool,
@@ -98,17 +108,16 @@ pub async fn list(
         TaskOrder::UpdatedAt { descending: false } => " ORDER BY updated_at ASC, id ASC",
         TaskOrder::UpdatedAt { descending: true } => " ORDER BY updated_at DESC, id DESC",
     };
-    let narrow = if filter.label.is_some()
-        || filter.parent_task_id.is_some()
-        || filter.external_id.is_some()
-        || filter.external_id_prefix.is_some()
-    {
-        Narrow::Probed
+    let narrow = if filter.parent_task_id.is_some() || filter.external_id.is_some() {
+        Narrow::Probed { walk_first: false }
+    } else if filter.label.is_some() || filter.external_id_prefix.is_some() {
+        Narrow::Probed { walk_first: true }
     } else if filter.milestone_id.is_some() {
         Narrow::Counted
     } else {
         Narrow::No
     };
+    let page = limit + 1;
     // The project (of this tenant) and its version, then its page, joined: no project, no row;
     // a project without matching tasks, one row of NULL task columns.
     let mut query: QueryBuilder<Postgres> = QueryBuilder::new(format!(
@@ -119,38 +128,48 @@ pub async fn list(
         .push(" AND tenant_id = ")
         .push_bind(tenant_id)
         .push(")");
-    match narrow {
-        Narrow::No => {}
-        Narrow::Counted => {
-            query
-                .push(", few AS MATERIALIZED (SELECT COALESCE(sum(n), 0) <= ")
-                .push_bind(FEW_MATCHES)
-                .push(" AS yes FROM task_counts WHERE project_id = ")
-                .push_bind(project_id)
-                .push(" AND milestone_id = ")
-                .push_bind(filter.milestone_id);
-            if !filter.statuses.is_empty() {
-                query
-                    .push(" AND status = ANY(")
-                    .push_bind(filter.statuses.clone())
-                    .push(")");
-            }
-            query.push(")");
-        }
-        Narrow::Probed => {
-            query.push(", m AS MATERIALIZED (SELECT 1 FROM tasks WHERE project_id = ");
-            query.push_bind(project_id);
-            push_conditions(&mut query, filter, order, after);
-            query
-                .push("), few AS MATERIALIZED (SELECT count(*) <= ")
-                .push_bind(FEW_MATCHES)
-                .push(" AS yes FROM (SELECT 1 FROM m LIMIT ")
-                .push_bind(FEW_MATCHES + 1)
-                .push(") s)");
-        }
+    if let Narrow::Probed { walk_first: true } = narrow {
+        // The inner LIMIT bounds the entries walked; the narrow filter applies after it.
+        query.push(concat!(
+            ", walked AS MATERIALIZED (SELECT id FROM (SELECT id, labels, external_id",
+            " FROM tasks WHERE project_id = "
+        ));
+        query.push_bind(project_id);
+        push_keyed(&mut query, filter);
+        push_after(&mut query, order, after);
+        query.push(order_by).push(" LIMIT ").push_bind(WALK_FIRST);
+        query.push(") s WHERE true");
+        push_narrow(&mut query, filter);
+        query.push(" LIMIT ").push_bind(page).push(")");
+    }
+    if !matches!(narrow, Narrow::No) {
+        push_way(&mut query, &narrow, project_id, filter, order, after, page);
     }
     query.push(" SELECT v.version, t.* FROM v LEFT JOIN LATERAL (");
-    if !matches!(narrow, Narrow::No) {
+    if matches!(narrow, Narrow::No) {
+        query
+            .push(concat!(
+                "SELECT ",
+                task_columns!(),
+                " FROM tasks WHERE project_id = "
+            ))
+            .push_bind(project_id);
+        push_conditions(&mut query, filter, order, after);
+        query.push(order_by).push(" LIMIT ").push_bind(page);
+    } else {
+        // 1: the page found by the first walk.
+        if let Narrow::Probed { walk_first: true } = narrow {
+            query
+                .push(concat!(
+                    "(SELECT ",
+                    task_columns!(),
+                    " FROM tasks WHERE project_id = "
+                ))
+                .push_bind(project_id)
+                .push(" AND (SELECT n FROM way) = 1")
+                .push(" AND id = ANY(ARRAY(SELECT id FROM walked))) UNION ALL ");
+        }
+        // 2: few matches, fetched through the filter's index and sorted.
         query
             .push(concat!(
                 "(SELECT * FROM (SELECT ",
@@ -160,26 +179,27 @@ pub async fn list(
             .push_bind(project_id);
         push_conditions(&mut query, filter, order, after);
         query
-            .push(" OFFSET 0) f WHERE (SELECT yes FROM few)")
+            .push(" OFFSET 0) f WHERE (SELECT n FROM way) = 2")
             .push(order_by)
             .push(" LIMIT ")
-            .push_bind(limit + 1)
-            .push(") UNION ALL (");
-    }
-    query
-        .push(concat!(
-            "SELECT ",
-            task_columns!(),
-            " FROM tasks WHERE project_id = "
-        ))
-        .push_bind(project_id);
-    push_conditions(&mut query, filter, order, after);
-    if !matches!(narrow, Narrow::No) {
-        query.push(" AND NOT (SELECT yes FROM few)");
-    }
-    query.push(order_by).push(" LIMIT ").push_bind(limit + 1);
-    if !matches!(narrow, Narrow::No) {
-        query.push(")");
+            .push_bind(page);
+        // 3: the walk: ids in page order from the order's index, then their rows.
+        query
+            .push(concat!(
+                ") UNION ALL (SELECT ",
+                task_columns!(),
+                " FROM tasks WHERE project_id = "
+            ))
+            .push_bind(project_id)
+            .push(" AND id = ANY(ARRAY(SELECT id FROM tasks WHERE project_id = ")
+            .push_bind(project_id);
+        push_conditions(&mut query, filter, order, after);
+        query
+            .push(" AND (SELECT n FROM way) = 3")
+            .push(order_by)
+            .push(" LIMIT ")
+            .push_bind(page)
+            .push(")))");
     }
     query.push(") t ON true").push(order_by);
     // A narrow filter's statement is planned for its values every time (not kept prepared): a
@@ -204,101 +224,51 @@ pub async fn list(
     Ok(Some(Listed { version, tasks }))
 }
 
-/// The filters and the keyset position, as ` AND …` conditions on `tasks`.
-fn push_conditions(
+/// The `way` CTE: which branch of a narrow filter's statement runs (see [`list`]). One `CASE`,
+/// so that each way is only looked into when the ones before it failed.
+fn push_way(
     query: &mut QueryBuilder<Postgres>,
+    narrow: &Narrow,
+    project_id: i64,
     filter: &TaskFilter,
     order: TaskOrder,
     after: Option<After>,
+    page: i64,
 ) {
-    // One status as `=`: an index led by status then serves the page order; `= ANY` cannot.
-    match filter.statuses.as_slice() {
-        [] => {}
-        [status] => {
-            query.push(" AND status = ").push_bind(*status);
-        }
-        statuses => {
+    query.push(", way AS MATERIALIZED (SELECT CASE");
+    if let Narrow::Probed { walk_first: true } = narrow {
+        query
+            .push(" WHEN (SELECT count(*) FROM walked) = ")
+            .push_bind(page)
+            .push(" THEN 1");
+    }
+    match narrow {
+        Narrow::Counted => {
             query
-                .push(" AND status = ANY(")
-                .push_bind(statuses.to_vec())
-                .push(")");
+                .push(" WHEN (SELECT COALESCE(sum(n), 0) FROM task_counts WHERE project_id = ")
+                .push_bind(project_id)
+                .push(" AND milestone_id = ")
+                .push_bind(filter.milestone_id);
+            if !filter.statuses.is_empty() {
+                query
+                    .push(" AND status = ANY(")
+                    .push_bind(filter.statuses.clone())
+                    .push(")");
+            }
         }
-    }
-    if let Some(milestone_id) = filter.milestone_id {
-        query.push(" AND milestone_id = ").push_bind(milestone_id);
-    }
-    if let Some(parent_task_id) = filter.parent_task_id {
-        query
-            .push(" AND parent_task_id = ")
-            .push_bind(parent_task_id);
-    }
-    if let Some(label) = &filter.label {
-        query
-            .push(" AND labels @> ARRAY[")
-            .push_bind(label.clone())
-            .push("]::text[]");
-    }
-    if let Some(external_id) = &filter.external_id {
-        query
-            .push(" AND external_id = ")
-            .push_bind(external_id.clone());
-    }
-    if let Some(prefix) = &filter.external_id_prefix {
-        query
-            .push(" AND external_id LIKE ")
-            .push_bind(format!("{}%", escape_like(prefix.as_str())));
-    }
-    if let Some(min) = filter.priority_min {
-        query.push(" AND priority_score >= ").push_bind(min);
-    }
-    if let Some(max) = filter.priority_max {
-        query.push(" AND priority_score <= ").push_bind(max);
-    }
-    match (after, order) {
-        (
-            Some(After::Queue {
-                priority,
-                created_at,
-                id,
-            }),
-            _,
-        ) => {
+        _ => {
+            // Counted through the narrow filter's own index only: with the other filters, the
+            // planner may prefer walking an order index, which carries labels and external_id.
             query
-                .push(" AND (priority_score < ")
-                .push_bind(priority)
-                .push(" OR (priority_score = ")
-                .push_bind(priority)
-                .push(" AND (created_at, id) > (")
-                .push_bind(created_at)
-                .push(", ")
-                .push_bind(id)
-                .push(")))");
+                .push(" WHEN (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE project_id = ")
+                .push_bind(project_id);
+            push_narrow(query, filter);
+            push_after(query, order, after);
+            query.push(" LIMIT ").push_bind(FEW_MATCHES + 1).push(") m");
         }
-        (Some(After::Time { at, id }), order) => {
-            let (column, comparison) = match order {
-                TaskOrder::UpdatedAt { descending } => {
-                    ("updated_at", if descending { "<" } else { ">" })
-                }
-                TaskOrder::CreatedAt { descending } => {
-                    ("created_at", if descending { "<" } else { ">" })
-                }
-                TaskOrder::Queue => ("created_at", ">"),
-            };
-            query
-                .push(format_args!(" AND ({column}, id) {comparison} ("))
-                .push_bind(at)
-                .push(", ")
-                .push_bind(id)
-                .push(")");
-        }
-        (None, _) => {}
     }
-}
-
-/// Makes a user's prefix literal inside LIKE (backslash is LIKE's default escape).
-fn escape_like(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    query
+        .push(") <= ")
+        .push_bind(FEW_MATCHES)
+        .push(" THEN 2 ELSE 3 END AS n)");
 }
