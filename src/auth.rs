@@ -74,7 +74,12 @@ pub fn hash_key(secret: &str) -> Vec<u8> {
 
 /// Whether `token` has the shape of a key at all; malformed tokens are refused without a lookup.
 fn well_formed(token: &str) -> bool {
-    token.strip_prefix(KEY_PREFIX).is_some_and(|hex| {
+    has_secret_after(token, KEY_PREFIX)
+}
+
+/// `prefix` then the hex digits of a secret.
+fn has_secret_after(token: &str, prefix: &str) -> bool {
+    token.strip_prefix(prefix).is_some_and(|hex| {
         hex.len() == SECRET_BYTES * 2 && hex.bytes().all(|b| b.is_ascii_hexdigit())
     })
 }
@@ -136,6 +141,68 @@ impl FromRequest for Tenant {
                 .ok_or(ApiError::Unauthorized)?;
             tracing::Span::current().record("tenant_id", tenant_id);
             Ok(Tenant { id: tenant_id })
+        })
+    }
+}
+
+const STREAM_TOKEN_PREFIX: &str = "tds_";
+
+/// A fresh stream token (`tds_` + 64 hex digits) and the hash to store.
+pub fn generate_stream_token() -> (String, Vec<u8>) {
+    let bytes: [u8; SECRET_BYTES] = rand::random();
+    let token = format!("{STREAM_TOKEN_PREFIX}{}", hex::encode(bytes));
+    let hash = hash_key(&token);
+    (token, hash)
+}
+
+/// Who reads a change stream: a tenant with its API key (`Authorization`), or the holder of a
+/// stream token (`?token=`, for browsers' `EventSource`, which cannot send headers), which may
+/// be limited to one project. An API key is never accepted in a URL.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamReader {
+    pub tenant_id: i64,
+    pub project_id: Option<i64>,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+impl FromRequest for StreamReader {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.headers().contains_key(header::AUTHORIZATION) {
+            let tenant = Tenant::from_request(req, payload);
+            return Box::pin(async move {
+                let tenant = tenant.await?;
+                Ok(StreamReader {
+                    tenant_id: tenant.id,
+                    project_id: None,
+                })
+            });
+        }
+        let token = web::Query::<TokenQuery>::from_query(req.query_string())
+            .ok()
+            .and_then(|query| query.into_inner().token);
+        let pool = req.app_data::<web::Data<Pool>>().cloned();
+        Box::pin(async move {
+            let (Some(token), Some(pool)) = (token, pool) else {
+                return Err(ApiError::Unauthorized);
+            };
+            if !has_secret_after(&token, STREAM_TOKEN_PREFIX) {
+                return Err(ApiError::Unauthorized);
+            }
+            let (tenant_id, project_id) = storage::stream_tokens::redeem(&pool, &hash_key(&token))
+                .await?
+                .ok_or(ApiError::Unauthorized)?;
+            tracing::Span::current().record("tenant_id", tenant_id);
+            Ok(StreamReader {
+                tenant_id,
+                project_id,
+            })
         })
     }
 }

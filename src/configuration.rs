@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -109,6 +111,18 @@ pub struct ServeSettings {
     /// Log format (default: text on a terminal, JSON otherwise).
     #[arg(long, env = "TASKDASH_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+
+    /// How long changes are kept for `/changes` and `/events` to resume from (`7d`, `12h`, `90s`).
+    #[arg(long, env = "TASKDASH_CHANGES_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub changes_retention: Duration,
+
+    /// Seconds between keep-alive comments on an idle event stream (proxies close silent ones).
+    #[arg(long, env = "TASKDASH_EVENTS_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub events_heartbeat_secs: u64,
+
+    /// Most event streams one replica keeps open; beyond, opening one answers 503.
+    #[arg(long, env = "TASKDASH_MAX_EVENT_STREAMS", default_value_t = 10_000)]
+    pub max_event_streams: usize,
 
     /// On SIGTERM, seconds to keep serving with readiness at 503 before closing the listener.
     #[arg(long, env = "TASKDASH_DRAIN_SECS", default_value_t = 5)]

@@ -29,6 +29,7 @@ pub enum ErrorCode {
     PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
+    CursorExpired,
     ServiceUnavailable,
     Internal,
 }
@@ -44,6 +45,7 @@ impl ErrorCode {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::CursorExpired => StatusCode::GONE,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -62,6 +64,7 @@ impl ErrorCode {
             Self::PreconditionFailed => "The resource changed since it was read",
             Self::PayloadTooLarge => "The request body is too large",
             Self::UnsupportedMediaType => "Unsupported content type",
+            Self::CursorExpired => "The cursor is older than the kept changes",
             Self::ServiceUnavailable => "The service is temporarily unavailable",
             Self::Internal => "Internal server error",
         }
@@ -111,6 +114,9 @@ pub struct Problem {
     pub code: ErrorCode,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// With `cursor_expired`: the cursor to follow the feed from, after reloading.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +154,10 @@ pub enum ApiError {
     Database(#[source] sqlx::Error),
     #[error("this replica is shutting down; retry on another")]
     ShuttingDown,
+    #[error("changes after this cursor were pruned; reload, then follow from `cursor`")]
+    CursorExpired { cursor: String },
+    #[error("this replica serves its maximum of event streams; retry on another")]
+    TooManyStreams,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -178,9 +188,11 @@ impl ApiError {
             Self::PreconditionFailed => ErrorCode::PreconditionFailed,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
-            Self::Unavailable | Self::DatabaseUnavailable(_) | Self::ShuttingDown => {
-                ErrorCode::ServiceUnavailable
-            }
+            Self::CursorExpired { .. } => ErrorCode::CursorExpired,
+            Self::Unavailable
+            | Self::DatabaseUnavailable(_)
+            | Self::ShuttingDown
+            | Self::TooManyStreams => ErrorCode::ServiceUnavailable,
             Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -204,6 +216,10 @@ impl ApiError {
                 Self::Validation(errors) | Self::UnknownReference(errors) => errors.clone(),
                 _ => Vec::new(),
             },
+            cursor: match self {
+                Self::CursorExpired { cursor } => Some(cursor.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -221,7 +237,10 @@ impl ResponseError for ApiError {
             Self::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"taskdash\""));
             }
-            Self::Unavailable | Self::DatabaseUnavailable(_) | Self::ShuttingDown => {
+            Self::Unavailable
+            | Self::DatabaseUnavailable(_)
+            | Self::ShuttingDown
+            | Self::TooManyStreams => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             Self::MethodNotAllowed { allow } => {
@@ -252,96 +271,5 @@ impl ApiError {
     }
 }
 
-/// A resource that a request body names by id (`milestone_id`), which must exist in the same
-/// project. Later resources add their references here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reference {
-    Milestone,
-    ParentTask,
-}
-
-impl Reference {
-    /// The body field that holds the id.
-    pub fn field(self) -> &'static str {
-        match self {
-            Self::Milestone => "milestone_id",
-            Self::ParentTask => "parent_task_id",
-        }
-    }
-
-    fn noun(self) -> &'static str {
-        match self {
-            Self::Milestone => "milestone",
-            Self::ParentTask => "task",
-        }
-    }
-
-    /// The foreign key (named in the migrations) that refuses an unknown id.
-    pub fn from_constraint(constraint: &str) -> Option<Self> {
-        match constraint {
-            "tasks_milestone_fkey" => Some(Self::Milestone),
-            "tasks_parent_task_fkey" => Some(Self::ParentTask),
-            _ => None,
-        }
-    }
-
-    /// The problem entry for this reference of the item at `item` (`""` for a body,
-    /// `/tasks/3` for a bulk item) naming nothing.
-    pub fn unknown_at(self, item: &str) -> FieldError {
-        FieldError::new(
-            format!("{item}/{}", self.field()),
-            format!("no {} with this id in the project", self.noun()),
-        )
-    }
-}
-
-/// Constraint names from the migrations, mapped to what the client did wrong.
-fn constraint_error(constraint: &str) -> Option<ApiError> {
-    if let Some(reference) = Reference::from_constraint(constraint) {
-        return Some(ApiError::UnknownReference(vec![reference.unknown_at("")]));
-    }
-    Some(match constraint {
-        "projects_tenant_slug_key" => {
-            ApiError::Conflict("a project with this slug already exists".into())
-        }
-        "milestones_project_slug_key" => {
-            ApiError::Conflict("a milestone with this slug already exists in the project".into())
-        }
-        "tasks_not_own_parent_check" => {
-            ApiError::Conflict("parent_task_id would make the task its own ancestor".into())
-        }
-        _ => return None,
-    })
-}
-
-/// Whether a database error means "not available right now" (a 503 worth retrying): the pool
-/// timed out or closed, the connection broke, or the server is shutting down, refusing
-/// connections (class 08, 57P01-57P03, 53300), cancelled the statement (57014), or chose this
-/// transaction as a deadlock's or serialisation conflict's victim (40P01, 40001).
-fn is_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            code.starts_with("08")
-                || code.starts_with("57P")
-                || ["57014", "53300", "40P01", "40001"].contains(&code.as_ref())
-        }
-        _ => false,
-    }
-}
-
-/// A pure translation: logging and metrics happen when the error is answered ([`ApiError::record`]).
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
-        let constraint = error.as_database_error().and_then(|db| db.constraint());
-        if let Some(mapped) = constraint.and_then(constraint_error) {
-            return mapped;
-        }
-        if is_unavailable(&error) {
-            Self::DatabaseUnavailable(error)
-        } else {
-            Self::Database(error)
-        }
-    }
-}
+mod database;
+pub use database::Reference;

@@ -7,7 +7,8 @@
 //! 2. HTTP: [`startup`] assembles the app from [`routes`] (one module per resource, a folder
 //!    when a resource has several subjects, like `routes/tasks/`), [`openapi`] collects their
 //!    spec, [`auth`] and [`extract`] turn requests into typed values, [`pagination`] encodes
-//!    cursors, [`telemetry`] observes every request.
+//!    cursors, [`telemetry`] observes every request, [`feed`] fans the change log out to the
+//!    replica's event streams.
 //! 3. Rules and data: [`domain`] holds the validated types (`input.validate()?`), [`storage`]
 //!    holds all SQL (one module per resource, taking domain types and plain keyset positions).
 //! 4. Infrastructure: [`pool`] (connections), [`database`] and [`embedded_postgres`] (finding or
@@ -30,6 +31,8 @@ pub mod embedded_postgres;
 pub mod error;
 /// JSON body and `If-Match` extraction with precise error pointers.
 pub mod extract;
+/// The live change feed: one LISTEN connection and one reader per replica, fanned out to streams.
+pub mod feed;
 /// The generated OpenAPI document.
 pub mod openapi;
 /// Keyset pagination cursors (the HTTP encoding of a storage position).

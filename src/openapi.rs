@@ -30,6 +30,7 @@ use crate::state::Limits;
             responses::NotFound,
             responses::Conflict,
             responses::PreconditionFailed,
+            responses::CursorExpired,
             responses::PayloadTooLarge,
             responses::UnsupportedMediaType,
             responses::Internal,
@@ -40,6 +41,7 @@ use crate::state::Limits;
         (name = "projects", description = "A tenant's projects"),
         (name = "milestones", description = "Milestones of a project, with task counts"),
         (name = "tasks", description = "Tasks: idempotent creation, the work queue, updates"),
+        (name = "changes", description = "The change feed: every write, in commit order, as pages or live Server-Sent Events"),
         (name = "operations", description = "Health checks")
     ),
     modifiers(&BearerScheme),

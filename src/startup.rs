@@ -16,7 +16,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::KeyCache;
 use crate::configuration::ServeSettings;
 use crate::error::ApiError;
-use crate::pool::Pools;
+use crate::feed::{Feed, FeedSettings};
+use crate::pool::{Pool, Pools};
 use crate::state::{Draining, Limits};
 use crate::telemetry;
 use crate::{extract, openapi, routes};
@@ -40,6 +41,23 @@ impl Application {
         let workers = settings
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let draining = Draining::default();
+        let feed = Feed::start(
+            // Its own connections: the fan-out's reads and pruning never wait for a request's.
+            Pool::new(
+                database.clone(),
+                2,
+                Duration::from_secs(settings.database.acquire_timeout_secs),
+            ),
+            database.clone(),
+            FeedSettings {
+                retention: settings.changes_retention,
+                heartbeat: Duration::from_secs(settings.events_heartbeat_secs),
+                max_streams: settings.max_event_streams,
+            },
+            draining.clone(),
+        );
+        let feed = web::Data::new(feed);
         let pools = Pools::new(database, &settings.database, workers);
         let pools_data = web::Data::new(pools.clone());
         let limits = web::Data::new(limits);
@@ -47,7 +65,6 @@ impl Application {
         let origins = settings.cors_allowed_origins.clone();
         let key_cache =
             web::Data::new(KeyCache::new(Duration::from_secs(settings.auth_cache_secs)));
-        let draining = Draining::default();
         let draining_data = web::Data::new(draining.clone());
         telemetry::metrics();
         let server = HttpServer::new(move || {
@@ -63,6 +80,7 @@ impl Application {
                 .app_data(limits.clone())
                 .app_data(draining_data.clone())
                 .app_data(key_cache.clone())
+                .app_data(feed.clone())
                 .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(extract::configure)
                 .into_utoipa_app()
@@ -140,6 +158,7 @@ fn cors(origins: &[String]) -> Cors {
             header::CONTENT_TYPE,
             header::IF_MATCH,
             header::IF_NONE_MATCH,
+            header::HeaderName::from_static("last-event-id"),
             header::HeaderName::from_static("x-request-id"),
         ])
         .expose_headers([

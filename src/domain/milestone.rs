@@ -14,7 +14,7 @@ pub enum MilestoneStatus {
     Archived,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 #[schema(example = json!({
     "id": 3, "project_id": 1, "name": "v1.0", "slug": "v1-0", "status": "active",
     "description": null, "task_counts": {"total": 12, "done": 5, "by_status": {"open": 4,

@@ -3,6 +3,7 @@
 //! JSON pointer. One file per resource; text rules in `text`, bulk rules in `bulk`.
 
 mod bulk;
+mod change;
 mod counts;
 mod milestone;
 mod project;
@@ -11,6 +12,7 @@ mod text;
 pub mod timestamp;
 
 pub use bulk::*;
+pub use change::*;
 pub use counts::*;
 pub use milestone::*;
 pub use project::*;

@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 use super::text::{description_schema, name_patch_schema, name_schema};
 use super::{Description, Name, Slug, Validate, Validator};
 
-#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 #[schema(example = json!({
     "id": 1, "name": "Uploader", "slug": "uploader", "description": null,
     "created_at": "2026-11-28T12:00:00Z", "updated_at": "2026-11-28T12:00:00Z"

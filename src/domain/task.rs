@@ -61,7 +61,7 @@ impl PriorityScore {
 }
 
 /// A task as stored and returned.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "id": 42, "project_id": 1, "milestone_id": null, "parent_task_id": null,
     "title": "Add retry to the uploader", "description": "Found by the review step",

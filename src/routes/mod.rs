@@ -4,7 +4,9 @@
 //! subjects, like `tasks`); a handler's spec lists only its own answers and mixes in the
 //! shared error groups of [`responses`]; security is declared once, for the whole API.
 
+mod changes;
 mod conditional;
+mod events;
 mod health;
 mod milestones;
 mod projects;
@@ -38,7 +40,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(tasks::list)
         .service(tasks::get)
         .service(tasks::update)
-        .service(tasks::delete);
+        .service(tasks::delete)
+        .service(changes::list)
+        .service(changes::list_for_project)
+        .service(events::create_token)
+        .service(events::follow_all)
+        .service(events::follow_project);
 }
 
 /// Prometheus metrics (text exposition format): requests by route and status, latency

@@ -78,6 +78,20 @@ pub struct Conflict(pub Problem);
 )]
 pub struct PreconditionFailed(pub Problem);
 
+/// The cursor is older than the kept changes (`--changes-retention`): changes after it may have
+/// been pruned. Reload what the dashboard shows, then follow the feed from `cursor`.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/cursor-expired",
+        "title": "The cursor is older than the kept changes", "status": 410,
+        "detail": "changes after this cursor were pruned; reload, then follow from `cursor`",
+        "code": "cursor_expired", "cursor": "7391-0"
+    })
+)]
+pub struct CursorExpired(pub Problem);
+
 /// The body exceeds the configured size limit.
 #[derive(ToResponse)]
 #[response(

@@ -5,8 +5,10 @@
 
 use crate::pool::Pool;
 
+pub mod changes;
 pub mod milestones;
 pub mod projects;
+pub mod stream_tokens;
 pub mod summary;
 pub mod tasks;
 pub mod tenants;

@@ -1,0 +1,235 @@
+//! The live change feed of one replica.
+//!
+//! One dedicated connection `LISTEN`s (not from the request pools); writers' triggers `NOTIFY`
+//! at commit, as a wake-up only. On a wake-up, or every second whatever happens (a lost
+//! connection, a notification that came before its transaction was visible to all), one task
+//! reads the new changes once and fans them out to every open stream of this replica through a
+//! bounded broadcast buffer. A stream that falls behind that buffer is ended; its client resumes
+//! from its last event id. Another task prunes the log, one replica at a time.
+
+mod stream;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytestring::ByteString;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::state::Draining;
+
+use crate::domain::{ChangeType, Position};
+use crate::pool::Pool;
+use crate::storage::changes::{self, Logged, Read, Scope};
+
+pub use stream::{FeedEvent, follow};
+
+/// The channel the triggers notify (see the changes migration).
+const CHANNEL: &str = "taskdash_changes";
+/// How often the log is read when no notification comes.
+const POLL: Duration = Duration::from_secs(1);
+/// Changes per read of the log.
+const BATCH: i64 = 1000;
+/// Changes the broadcast buffer holds; a stream further behind is ended.
+const BUFFER: usize = 4096;
+
+#[derive(Clone, Copy, Debug)]
+pub struct FeedSettings {
+    pub retention: Duration,
+    pub heartbeat: Duration,
+    pub max_streams: usize,
+}
+
+/// A change as every stream sends it: encoded once per replica, not once per stream.
+#[derive(Debug)]
+pub struct Published {
+    pub tenant_id: i64,
+    pub project_id: i64,
+    pub id: Position,
+    pub kind: ChangeType,
+    pub json: ByteString,
+}
+
+impl Published {
+    pub fn new(logged: &Logged) -> Self {
+        let json = serde_json::to_string(&logged.change).expect("a change always serialises");
+        Self {
+            tenant_id: logged.tenant_id,
+            project_id: logged.change.project_id,
+            id: logged.change.id,
+            kind: logged.change.kind,
+            json: json.into(),
+        }
+    }
+}
+
+/// The replica's feed: cheap to clone, shared by the workers.
+#[derive(Clone)]
+pub struct Feed {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sender: broadcast::Sender<Arc<Published>>,
+    open: AtomicUsize,
+    settings: FeedSettings,
+    draining: Draining,
+}
+
+/// A place among the open streams, given back when the stream ends.
+pub struct Subscription {
+    receiver: broadcast::Receiver<Arc<Published>>,
+    closing: watch::Receiver<bool>,
+    feed: Arc<Inner>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let open = self.feed.open.fetch_sub(1, Ordering::SeqCst) - 1;
+        metrics::gauge!("event_streams_open").set(open as f64);
+    }
+}
+
+impl Feed {
+    /// Starts the listening, fan-out and pruning tasks on the current runtime. `pool` serves
+    /// the fan-out's reads and pruning; `listen_options` open the listening connection.
+    /// Streams end when `draining` starts (so their clients reconnect to another replica and
+    /// resume from their last event id), and no new one opens.
+    pub fn start(
+        pool: Pool,
+        listen_options: PgConnectOptions,
+        settings: FeedSettings,
+        draining: Draining,
+    ) -> Self {
+        let (sender, _) = broadcast::channel(BUFFER);
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(listen(listen_options, wake.clone()));
+        tokio::spawn(fan_out(pool.clone(), sender.clone(), wake));
+        tokio::spawn(prune(pool, settings.retention));
+        Self {
+            inner: Arc::new(Inner {
+                sender,
+                open: AtomicUsize::new(0),
+                settings,
+                draining,
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> FeedSettings {
+        self.inner.settings
+    }
+
+    /// A place for one more stream; `None` at `--max-event-streams` or while shutting down.
+    pub fn subscribe(&self) -> Option<Subscription> {
+        if self.inner.draining.is_draining() {
+            return None;
+        }
+        let max = self.inner.settings.max_streams;
+        self.inner
+            .open
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        metrics::gauge!("event_streams_open").set(self.inner.open.load(Ordering::SeqCst) as f64);
+        Some(Subscription {
+            receiver: self.inner.sender.subscribe(),
+            closing: self.inner.draining.subscribe(),
+            feed: self.inner.clone(),
+        })
+    }
+}
+
+/// Keeps one connection listening, reconnecting after a loss; every notification, and every
+/// (re)connection, wakes the fan-out.
+async fn listen(options: PgConnectOptions, wake: Arc<Notify>) {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with(options);
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => {
+                    wake.notify_one();
+                    loop {
+                        match listener.try_recv().await {
+                            // `None`: the connection was lost and is being replaced.
+                            Ok(_) => wake.notify_one(),
+                            Err(error) => {
+                                tracing::warn!(%error, "change feed: listening failed; polling");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "change feed: LISTEN failed; polling"),
+            },
+            Err(error) => tracing::warn!(%error, "change feed: cannot connect to listen; polling"),
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Reads the log after the last change published, on every wake-up and every [`POLL`], and
+/// publishes what it finds, in order.
+async fn fan_out(pool: Pool, sender: broadcast::Sender<Arc<Published>>, wake: Arc<Notify>) {
+    let mut cursor: Option<Position> = None;
+    loop {
+        let _ = tokio::time::timeout(POLL, wake.notified()).await;
+        let mut after = match cursor {
+            Some(cursor) => cursor,
+            None => match changes::head(&pool).await {
+                Ok(head) => head,
+                Err(error) => {
+                    tracing::warn!(%error, "change feed: cannot read the log's head");
+                    continue;
+                }
+            },
+        };
+        loop {
+            match changes::read(&pool, Scope::All, Some(after), BATCH).await {
+                Ok(Read::Page { changes, next }) => {
+                    let full = changes.len() as i64 == BATCH;
+                    for logged in &changes {
+                        // No stream open is no error.
+                        let _ = sender.send(Arc::new(Published::new(logged)));
+                    }
+                    after = next;
+                    if !full {
+                        break;
+                    }
+                }
+                // Down for longer than the retention: what was pruned is gone for everyone.
+                Ok(Read::Expired { head }) => after = head,
+                Ok(Read::NoProject) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "change feed: reading the log failed");
+                    break;
+                }
+            }
+        }
+        cursor = Some(after);
+    }
+}
+
+/// Prunes changes older than the retention, in batches, a few times per retention period.
+async fn prune(pool: Pool, retention: Duration) {
+    let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    loop {
+        tokio::time::sleep(every).await;
+        loop {
+            match changes::prune(&pool, retention, BATCH).await {
+                Ok(Some(pruned)) if pruned as i64 == BATCH => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "change feed: pruning failed");
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! One client's stream: catch up from the log, then follow the replica's fan-out.
+//!
+//! Why nothing is lost or repeated: the stream subscribes to the fan-out *before* it reads the
+//! log, reads the log until a short page (everything below the horizon read), then takes from
+//! the fan-out only changes after the last one it sent. The fan-out publishes every change
+//! above the horizon it had when the stream subscribed, and horizons only grow; positions
+//! order both sources the same way.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{Published, Subscription};
+use crate::domain::Position;
+use crate::pool::Pool;
+use crate::storage::changes::{self, Read, Scope};
+
+/// Changes per catch-up read.
+const CATCH_UP: i64 = 500;
+
+/// What a stream sends.
+pub enum FeedEvent {
+    Change(Arc<Published>),
+    /// The cursor was older than the kept log: the client should reload, then follow from
+    /// `head` (which the stream does).
+    Reset {
+        head: Position,
+    },
+}
+
+enum Phase {
+    CatchUp,
+    Live,
+    Done,
+}
+
+struct State {
+    subscription: Subscription,
+    pool: Pool,
+    scope: Scope,
+    last: Position,
+    phase: Phase,
+    pending: VecDeque<FeedEvent>,
+}
+
+/// The events of `scope` after `after`, until the client goes, falls behind the fan-out's
+/// buffer, or the replica shuts down.
+pub fn follow(
+    subscription: Subscription,
+    pool: Pool,
+    scope: Scope,
+    after: Position,
+) -> impl Stream<Item = FeedEvent> {
+    let state = State {
+        subscription,
+        pool,
+        scope,
+        last: after,
+        phase: Phase::CatchUp,
+        pending: VecDeque::new(),
+    };
+    futures_util::stream::unfold(state, |mut state| async move {
+        let event = state.next().await?;
+        Some((event, state))
+    })
+}
+
+impl State {
+    async fn next(&mut self) -> Option<FeedEvent> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            match self.phase {
+                Phase::Done => return None,
+                Phase::CatchUp => self.catch_up().await,
+                Phase::Live => {
+                    let closing = &mut self.subscription.closing;
+                    tokio::select! {
+                        _ = closing.wait_for(|closing| *closing) => self.phase = Phase::Done,
+                        received = self.subscription.receiver.recv() => match received {
+                            Ok(published) => {
+                                if published.id > self.last
+                                    && self.scope.covers(published.tenant_id, published.project_id)
+                                {
+                                    self.last = published.id;
+                                    return Some(FeedEvent::Change(published));
+                                }
+                            }
+                            Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => {
+                                self.phase = Phase::Done;
+                            }
+                        },
+                    }
+                }
+            }
+        }
+    }
+
+    async fn catch_up(&mut self) {
+        match changes::read(&self.pool, self.scope, Some(self.last), CATCH_UP).await {
+            Ok(Read::Page { changes, next }) => {
+                let short = (changes.len() as i64) < CATCH_UP;
+                for logged in &changes {
+                    self.pending
+                        .push_back(FeedEvent::Change(Arc::new(Published::new(logged))));
+                }
+                self.last = next;
+                if short {
+                    self.phase = Phase::Live;
+                }
+            }
+            Ok(Read::Expired { head }) => {
+                self.last = head;
+                self.pending.push_back(FeedEvent::Reset { head });
+            }
+            Ok(Read::NoProject) => self.phase = Phase::Done,
+            Err(error) => {
+                // The client reconnects and resumes from its last event id.
+                tracing::warn!(%error, "change feed: catching up failed; ending the stream");
+                self.phase = Phase::Done;
+            }
+        }
+    }
+}
