@@ -92,7 +92,7 @@ impl ChangeType {
 }
 
 /// The resource after the change, as its `GET` returns it.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
 pub enum ChangeData {
     Task(Task),
@@ -140,8 +140,28 @@ pub struct Change {
     /// When the writing transaction started.
     #[serde(serialize_with = "super::timestamp::serialize")]
     pub at: DateTime<Utc>,
-    /// The resource as its `GET` returned it after the change; null for a delete.
+    /// The resource as its `GET` returned it after the change (a task, milestone or project,
+    /// as `type` says); null for a delete.
+    #[schema(schema_with = change_data_schema)]
     pub data: Option<ChangeData>,
+}
+
+/// `anyOf`, not `oneOf`: a milestone also satisfies the project schema (which allows more
+/// properties), so "exactly one" would be false; `type` says which it is.
+fn change_data_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+    use utoipa::openapi::{Ref, schema::SchemaType};
+    AnyOfBuilder::new()
+        .description(Some(
+            "The resource as its `GET` returned it after the change (a task, milestone or \
+             project, as `type` says); null for a delete.",
+        ))
+        .item(Ref::from_schema_name("Task"))
+        .item(Ref::from_schema_name("Milestone"))
+        .item(Ref::from_schema_name("Project"))
+        .item(ObjectBuilder::new().schema_type(SchemaType::Type(Type::Null)))
+        .build()
+        .into()
 }
 
 fn serialize_cursor<S: serde::Serializer>(cursor: &Position, s: S) -> Result<S::Ok, S::Error> {

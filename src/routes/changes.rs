@@ -20,7 +20,7 @@ const MAX_LIMIT: i64 = 1000;
 pub struct ChangesParams {
     /// A `next_cursor`, or a change's `id`: the changes after it. Without it: from the oldest
     /// change kept (`--changes-retention`).
-    #[param(pattern = "^[0-9]+-[0-9]+$", max_length = 41)]
+    #[param(pattern = "^[0-9]{1,18}-[0-9]{1,18}$")]
     pub after: Option<String>,
     /// Changes per page, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ProjectPath;
 use super::responses::{self as r, AuthenticatedErrors, BodyErrors};
 use crate::auth::{StreamReader, Tenant, generate_stream_token};
-use crate::domain::Position;
+use crate::domain::{JsonInteger, Position, parse_id};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::feed::{Feed, FeedEvent, follow};
@@ -38,7 +38,7 @@ reconnect with `Last-Event-ID` (browsers do) and nothing is lost.";
 pub struct EventsParams {
     /// Start after this cursor (a change's `id` or a `next_cursor`). The `Last-Event-ID`
     /// header, which browsers send when they reconnect, takes precedence. Neither: from now.
-    #[param(pattern = "^[0-9]+-[0-9]+$", max_length = 41)]
+    #[param(pattern = "^[0-9]{1,18}-[0-9]{1,18}$")]
     pub after: Option<String>,
     /// A stream token (`POST /stream-tokens`), for clients that cannot send `Authorization`
     /// (`EventSource`). API keys are never accepted here.
@@ -162,10 +162,10 @@ fn to_sse(event: FeedEvent) -> sse::Event {
 
 /// Body of a stream token request.
 #[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct StreamTokenInput {
     /// Limit the token to this project's stream; without it, the token opens `/events` too.
-    pub project_id: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    pub project_id: Option<JsonInteger>,
 }
 
 /// A stream token: shown once.
@@ -199,7 +199,11 @@ pub async fn create_token(
     pool: web::Data<Pool>,
     body: Json<StreamTokenInput>,
 ) -> ApiResult<HttpResponse> {
-    let project_id = body.0.project_id;
+    let project_id = body
+        .0
+        .project_id
+        .map(|id| parse_id(id.0).map_err(|detail| ApiError::field("/project_id", detail)))
+        .transpose()?;
     let (token, hash) = generate_stream_token();
     let expires_at = storage::stream_tokens::create(&pool, tenant.id, project_id, &hash, TOKEN_TTL)
         .await?
