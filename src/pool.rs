@@ -182,13 +182,20 @@ impl Pools {
 }
 
 /// Marks the connection broken after an error that leaves its state unknown (I/O, protocol,
-/// TLS), so it is not reused. Errors PostgreSQL reports (constraint violations, timeouts)
-/// leave the connection usable.
+/// TLS), or that PostgreSQL sends as it ends the session (class 57P: an administrator's or a
+/// crash shutdown, as in a restart; class 08: connection exceptions), so it is not reused.
+/// Other errors PostgreSQL reports (constraint violations, timeouts) leave it usable.
 fn note_failure(broken: &mut bool, error: &sqlx::Error) {
-    if matches!(
-        error,
-        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
-    ) {
+    let session_ended = error
+        .as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code.starts_with("57P") || code.starts_with("08"));
+    if session_ended
+        || matches!(
+            error,
+            sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
+        )
+    {
         *broken = true;
     }
 }

@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # Proof on loopback that taskdash works as stateless replicas behind a real load balancer:
 # PostgreSQL, three replicas started at the same moment on a fresh database, nginx in front
-# (deploy/nginx.conf with loopback addresses), then four scenarios through nginx:
+# (deploy/nginx.conf with loopback addresses), then these scenarios through nginx:
 #   storm     many clients creating the same external_ids (single and bulk)
 #   sigkill   SIGKILL a replica under load; clients retry like the workflow client
 #   pgrestart restart PostgreSQL under load: 503s meanwhile, replicas recover by themselves
 #   rolling   SIGTERM each replica in turn under load: zero failed requests
+#   feed      SSE subscribers through nginx while writers hit all replicas; one subscriber's
+#             replica is SIGKILLed and it resumes with Last-Event-ID: every change exactly
+#             once, in order, as in GET /changes and the tasks table (feed.py)
+#   feedrolling  the same while each replica in turn gets SIGTERM: streams end at the start
+#             of the drain and resume on another replica, none is refused (feed.py)
+#   feeddeleted  a project's subscriber, disconnected while the project is deleted, resumes
+#             with Last-Event-ID and gets the deletion and its cascade (feed.py)
+#   feedpg    the same as feed while PostgreSQL restarts: streams recover by themselves
+#             (feed.py; last: replicas' pools keep connections the restart broke, which
+#             fail a request or two each when next used)
 # Usage: e2e/loadbalancer/run.sh [path/to/taskdash] [scenario ...]. Everything it starts,
 # it stops; each scenario is bounded in requests and time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 binary=$(realpath "${1:-target/release/taskdash}")
 shift || true
-scenarios=("${@:-storm sigkill pgrestart rolling}")
+scenarios=("${@:-storm sigkill pgrestart rolling feed feedrolling feeddeleted feedpg}")
 scenarios=(${scenarios[*]})
 
 export LB_DIR; LB_DIR=$(mktemp -d /tmp/taskdash-lb-XXXXXX)
@@ -21,6 +31,9 @@ pg_port=55432
 export LB_PORT=18200
 replica_ports=(18201 18202 18203)
 export LB_REPLICA_PORTS="18201,18202,18203"
+# Short keep-alives on the event streams, so that the feed clients' watchdog (5 heartbeats)
+# notices a silent stream quickly.
+export LB_EVENTS_HEARTBEAT_SECS=2
 pg_bin=$(dirname "$(realpath "$(command -v initdb 2>/dev/null || ls /usr/lib/postgresql/*/bin/initdb | tail -n 1)")")
 run_as_pg=""
 if [ "$(id -u)" = 0 ]; then run_as_pg="runuser -u postgres --"; fi
@@ -37,17 +50,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Helper scripts the driver calls to disrupt things.
+# Helper scripts the driver calls to disrupt things. LB_PG_EXTRA: more PostgreSQL settings,
+# for experiments (e.g. LB_PG_EXTRA="-c jit=off").
 cat >"$LB_DIR/pg.sh" <<SCRIPT
 #!/usr/bin/env bash
 exec $run_as_pg "$pg_bin/pg_ctl" -D "$LB_DIR/pg" -l "$LB_DIR/pg.log" \
-    -o "-p $pg_port -k $LB_DIR/sock -c listen_addresses=127.0.0.1 -c max_connections=200" "\$@"
+    -o "-p $pg_port -k $LB_DIR/sock -c listen_addresses=127.0.0.1 -c max_connections=200 ${LB_PG_EXTRA:-}" "\$@"
 SCRIPT
 cat >"$LB_DIR/start-replica.sh" <<SCRIPT
 #!/usr/bin/env bash
 n=\$1; port=\$((18200 + n))
 "$binary" --bind 127.0.0.1:\$port --database-url "$url" --pool-size 12 --pool-timeout-secs 2 \
-    --drain-secs 1 --log warn --log-format json >>"$LB_DIR/replica-\$n.log" 2>&1 &
+    --drain-secs 1 --events-heartbeat-secs $LB_EVENTS_HEARTBEAT_SECS --log warn --log-format json \
+    >>"$LB_DIR/replica-\$n.log" 2>&1 &
 echo \$! >"$LB_DIR/replica-\$n.pid"
 for _ in \$(seq 1 100); do curl -fs "http://127.0.0.1:\$port/health/ready" >/dev/null && exit 0; sleep 0.1; done
 echo "replica \$n did not become ready"; exit 1
@@ -111,7 +126,10 @@ status=0
 for scenario in "${scenarios[@]}"; do
     echo "==> $scenario"
     if [ "$scenario" = throughput ]; then throughput; continue; fi
-    timeout 300 python3 e2e/loadbalancer/driver.py "$scenario" || status=1
+    case $scenario in feed*) script=feed.py ;; *) script=driver.py ;; esac
+    started=$SECONDS
+    timeout 300 python3 "e2e/loadbalancer/$script" "$scenario" || status=1
+    echo "    ($scenario: $((SECONDS - started)) s)"
 done
 if grep -h '"level":"ERROR"' "$LB_DIR"/replica-*.log | head -5 | grep -q .; then
     echo "errors logged by the replicas:"; grep -h '"level":"ERROR"' "$LB_DIR"/replica-*.log | head -5

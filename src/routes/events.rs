@@ -75,6 +75,9 @@ pub async fn follow_all(
 }
 
 /// Follows one project's changes, live.
+///
+/// A deleted project's stream can still be resumed (up to its `project.deleted` and the
+/// deletes of its milestones and tasks) while its changes are kept.
 #[utoipa::path(
     operation_id = "follow_project_changes",
     tag = "changes",
@@ -98,7 +101,7 @@ pub async fn follow_project(
     if reader.project_id.is_some_and(|id| id != path.project_id) {
         return Err(ApiError::Unauthorized);
     }
-    if !storage::project_exists(&pool, reader.tenant_id, path.project_id).await? {
+    if !storage::changes::project_known(&pool, reader.tenant_id, path.project_id).await? {
         return Err(ApiError::NotFound("project"));
     }
     let scope = Scope::Project {

@@ -91,7 +91,7 @@ pub async fn read(
                     ($1::bigint::text::xid8, $2::bigint) < (p.xid, p.seq) AS expired,
                     pg_snapshot_xmin(pg_current_snapshot()) AS horizon,
                     {found} AS found
-             FROM changes_pruned p)
+             FROM changes_pruned p LIMIT 1)
          SELECT cur.expired IS TRUE, cur.found, cur.horizon::text::bigint,
                 c.xid::text::bigint, c.seq, c.tenant_id, c.project_id, c.type, c.resource_id, c.at,
                 c.data::text
@@ -160,6 +160,19 @@ fn logged(row: &PgRow) -> sqlx::Result<Logged> {
             data,
         },
     })
+}
+
+/// Whether the tenant has this project, or had it and its changes are still kept (a deleted
+/// project's stream can still be resumed up to its `project.deleted`).
+pub async fn project_known(pool: &Pool, tenant_id: i64, project_id: i64) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1 AND tenant_id = $2)
+             OR EXISTS (SELECT 1 FROM changes WHERE project_id = $1 AND tenant_id = $2)",
+    )
+    .bind(project_id)
+    .bind(tenant_id)
+    .fetch_one(&mut *pool.acquire().await?)
+    .await
 }
 
 /// "Now": the position before every change not yet visible to all.
