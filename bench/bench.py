@@ -17,6 +17,14 @@ tasks and one of 100, built the same way in SQL, and the latency of each dashboa
 (sequential requests from one client, after pg_prewarm and a warm-up): a second table, under the
 "scale" key of the JSON.
 
+Between the throughput and the scale scenarios, the change feed's (bench/feed.py and
+bench/feed_client.py, issue 11), each on a fresh server and database:
+`feed latency` (delivery latency, p50/p99, with BENCH_FEED_STREAMS open streams on one project
+while a paced writer creates tasks at BENCH_FEED_RATE; the same with 1 stream as the reference;
+every stream must get every event exactly once, in order) and `feed idle RSS` (server RSS with 0
+and each of BENCH_FEED_IDLE_STREAMS idle streams open; KB per idle stream, goal <= 20). Two more
+tables, under the "feed" key of the JSON.
+
 Knobs (environment):
   BENCH_SECONDS          length of one round, server or ceiling (default 5)
   BENCH_ROUNDS           alternating rounds per scenario; the table shows the median (default 3)
@@ -27,6 +35,15 @@ Knobs (environment):
   BENCH_SCALE_TASKS      tasks in the scale project (default 1000000; 0 skips the scale scenario)
   BENCH_SCALE_REQUESTS   measured requests per read and project (default 200)
   BENCH_SCALE_READ_SECONDS  stop measuring a read after this long, whatever the count (default 10)
+  BENCH_FEED_STREAMS     open streams in `feed latency` (default 1000)
+  BENCH_FEED_TIMED       of those, the streams whose events are timed (default 100; the others are
+                         read every 0.1 s, only to check them: see bench/feed.py)
+  BENCH_FEED_RATE        creates per second in `feed latency` (default 200)
+  BENCH_FEED_SECONDS     how long the creates go on in `feed latency`, per round (default 10)
+  BENCH_FEED_IDLE_STREAMS   comma-separated idle stream counts of `feed idle RSS` (default 1000,10000)
+  BENCH_FEED_IDLE_SECONDS   how long each count is held open before RSS is read (default 16: one
+                         default heartbeat, 15 s, reaches every stream)
+The feed scenarios are BENCH_ONLY names like the others (`feed` picks both).
 """
 
 import glob
@@ -43,6 +60,8 @@ import time
 import urllib.parse
 import urllib.request
 from http.client import HTTPConnection
+
+import feed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "target/release/taskdash")
@@ -505,6 +524,7 @@ def print_scale(scaled):
 
 
 def main():
+    feed.raise_fd_limit()  # 10 000 streams, in this process and in the server it starts
     workdir = tempfile.mkdtemp(prefix="taskdash-bench-", dir="/tmp")
     os.chmod(workdir, 0o755)
     cluster = Cluster(workdir)
@@ -586,6 +606,8 @@ def main():
         drift = counter_drift(cluster, "taskdash")
         stop_server(server)
         server = None
+        feed_names = feed.selected(ONLY)
+        fed = feed.run(feed_names, cluster, workdir, start_server, stop_server, http, HTTP_PORT) if feed_names else None
         scaled = None
         if run_scale():
             server, scale_key, _ = start_server(cluster, "taskdash_scale", workdir)
@@ -616,6 +638,8 @@ def main():
                                                   "memory_gib": machine[2]},
               "rss_kb": {"idle": idle_rss, "peak": peak_rss}, "scenarios": rows, "throughput_ratios": targets,
               "counter_drift": drift}
+    if fed:
+        result["feed"] = fed
     if scaled:
         result["scale"] = scaled
     os.makedirs(RESULTS, exist_ok=True)
@@ -647,6 +671,8 @@ def main():
     print(f"Server RSS: {idle_rss / 1024:.1f} MB idle, {peak_rss / 1024:.1f} MB peak.")
     print(f"Maintained counts (task_counts) against count(*) after the throughput scenarios: "
           + ("exact." if drift == 0 else f"{drift} (project, milestone, status) keys DRIFTED."))
+    if fed:
+        feed.print_tables(fed)
     if scaled:
         print_scale(scaled)
     failed = False
@@ -657,6 +683,10 @@ def main():
     if scaled and scaled["failures"]:
         print(f"Scale reads failed (non-200 answers, a wrong summary total or drifted counts): "
               f"see bench/results/{name}.json")
+        failed = True
+    if fed and feed.failures(fed):
+        print(f"Feed scenarios failed (a stream refused or closed, a create not answered 201, or a stream "
+              f"missing, repeating or reordering events): see bench/results/{name}.json")
         failed = True
     if drift:
         failed = True

@@ -7,8 +7,10 @@
 # BENCH_ONLY (comma-separated parts of scenario names, such as `create,list100 304`, or `scale`
 # for the scale scenario) picks scenarios and writes bench/results/partial.* instead of latest.*.
 # BENCH_SCALE_TASKS (default 1000000; 0 skips it) sizes the scale project; BENCH_SCALE_REQUESTS
-# (default 200) and BENCH_SCALE_READ_SECONDS (default 10) bound the requests per read.
-# The whole run takes about 12 minutes on 2 cores.
+# (default 200) and BENCH_SCALE_READ_SECONDS (default 10) bound the requests per read. Before the
+# scale scenario, the change feed's (bench/feed.py): `feed latency` and `feed idle RSS` (BENCH_ONLY
+# names; knobs BENCH_FEED_*, see bench/bench.py).
+# The whole run takes about 14 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
