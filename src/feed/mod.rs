@@ -72,6 +72,8 @@ pub struct Feed {
 
 struct Inner {
     sender: broadcast::Sender<Arc<Published>>,
+    /// Where the fan-out started publishing; `None` until it has read the log's head.
+    published_from: watch::Receiver<Option<Position>>,
     open: AtomicUsize,
     settings: FeedSettings,
     draining: Draining,
@@ -80,6 +82,7 @@ struct Inner {
 /// A place among the open streams, given back when the stream ends.
 pub struct Subscription {
     receiver: broadcast::Receiver<Arc<Published>>,
+    published_from: watch::Receiver<Option<Position>>,
     closing: watch::Receiver<bool>,
     feed: Arc<Inner>,
 }
@@ -103,13 +106,15 @@ impl Feed {
         draining: Draining,
     ) -> Self {
         let (sender, _) = broadcast::channel(BUFFER);
+        let (started, published_from) = watch::channel(None);
         let wake = Arc::new(Notify::new());
         tokio::spawn(listen(listen_options, wake.clone()));
-        tokio::spawn(fan_out(pool.clone(), sender.clone(), wake));
+        tokio::spawn(fan_out(pool.clone(), sender.clone(), wake, started));
         tokio::spawn(prune(pool, settings.retention));
         Self {
             inner: Arc::new(Inner {
                 sender,
+                published_from,
                 open: AtomicUsize::new(0),
                 settings,
                 draining,
@@ -136,6 +141,7 @@ impl Feed {
         metrics::gauge!("event_streams_open").set(self.inner.open.load(Ordering::SeqCst) as f64);
         Some(Subscription {
             receiver: self.inner.sender.subscribe(),
+            published_from: self.inner.published_from.clone(),
             closing: self.inner.draining.subscribe(),
             feed: self.inner.clone(),
         })
@@ -175,21 +181,26 @@ async fn listen(options: PgConnectOptions, wake: Arc<Notify>) {
 }
 
 /// Reads the log after the last change published, on every wake-up and every [`POLL`], and
-/// publishes what it finds, in order.
-async fn fan_out(pool: Pool, sender: broadcast::Sender<Arc<Published>>, wake: Arc<Notify>) {
-    let mut cursor: Option<Position> = None;
+/// publishes what it finds, in order. It starts at the log's head, and says where (`started`):
+/// streams only rely on it for changes after that.
+async fn fan_out(
+    pool: Pool,
+    sender: broadcast::Sender<Arc<Published>>,
+    wake: Arc<Notify>,
+    started: watch::Sender<Option<Position>>,
+) {
+    let mut after = loop {
+        match changes::head(&pool).await {
+            Ok(head) => break head,
+            Err(error) => {
+                tracing::warn!(%error, "change feed: cannot read the log's head");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    };
+    started.send_replace(Some(after));
     loop {
         let _ = tokio::time::timeout(POLL, wake.notified()).await;
-        let mut after = match cursor {
-            Some(cursor) => cursor,
-            None => match changes::head(&pool).await {
-                Ok(head) => head,
-                Err(error) => {
-                    tracing::warn!(%error, "change feed: cannot read the log's head");
-                    continue;
-                }
-            },
-        };
         loop {
             match changes::read(&pool, Scope::All, Some(after), BATCH).await {
                 Ok(Read::Page { changes, next }) => {
@@ -212,7 +223,6 @@ async fn fan_out(pool: Pool, sender: broadcast::Sender<Arc<Published>>, wake: Ar
                 }
             }
         }
-        cursor = Some(after);
     }
 }
 

@@ -1,10 +1,11 @@
 //! One client's stream: catch up from the log, then follow the replica's fan-out.
 //!
 //! Why nothing is lost or repeated: the stream subscribes to the fan-out *before* it reads the
-//! log, reads the log until a short page (everything below the horizon read), then takes from
-//! the fan-out only changes after the last one it sent. The fan-out publishes every change
-//! above the horizon it had when the stream subscribed, and horizons only grow; positions
-//! order both sources the same way.
+//! log, and reads the log until a short page (everything below that read's horizon) that also
+//! reaches the position the fan-out started publishing from; only then does it take changes
+//! from the fan-out, and only those after the last one it sent. The fan-out publishes every
+//! change after its start, horizons only grow, and positions order both sources the same way.
+//! (A replica that just started has not read its start yet: its streams wait for it.)
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub enum FeedEvent {
 
 enum Phase {
     CatchUp,
+    /// Caught up, but the replica's fan-out has not started publishing yet.
+    AwaitFanOut,
     Live,
     Done,
 }
@@ -76,6 +79,13 @@ impl State {
             match self.phase {
                 Phase::Done => return None,
                 Phase::CatchUp => self.catch_up().await,
+                Phase::AwaitFanOut => {
+                    let published_from = &mut self.subscription.published_from;
+                    self.phase = match published_from.wait_for(Option::is_some).await {
+                        Ok(_) => Phase::CatchUp,
+                        Err(_) => Phase::Done,
+                    };
+                }
                 Phase::Live => {
                     let closing = &mut self.subscription.closing;
                     tokio::select! {
@@ -109,7 +119,14 @@ impl State {
                 }
                 self.last = next;
                 if short {
-                    self.phase = Phase::Live;
+                    // Live only from where the fan-out publishes everything: until it has
+                    // started, or while this stream is behind its start, read on.
+                    let published_from = &mut self.subscription.published_from;
+                    match *published_from.borrow() {
+                        Some(from) if self.last >= from => self.phase = Phase::Live,
+                        Some(_) => {}
+                        None => self.phase = Phase::AwaitFanOut,
+                    }
                 }
             }
             Ok(Read::Expired { head }) => {

@@ -2,8 +2,12 @@
 //! and talks to it over HTTP.
 
 mod bulk;
+mod changes;
 mod conditional;
 mod counts;
+mod events;
+mod feed_access;
+mod feed_guarantees;
 mod hardening;
 mod helpers;
 mod listing;
