@@ -203,8 +203,11 @@ async fn fan_out(
         let _ = tokio::time::timeout(POLL, wake.notified()).await;
         loop {
             match changes::read(&pool, Scope::All, Some(after), BATCH).await {
-                Ok(Read::Page { changes, next }) => {
-                    let full = changes.len() as i64 == BATCH;
+                Ok(Read::Page {
+                    changes,
+                    next,
+                    full,
+                }) => {
                     for logged in &changes {
                         // No stream open is no error.
                         let _ = sender.send(Arc::new(Published::new(logged)));

@@ -111,8 +111,12 @@ impl State {
 
     async fn catch_up(&mut self) {
         match changes::read(&self.pool, self.scope, Some(self.last), CATCH_UP).await {
-            Ok(Read::Page { changes, next }) => {
-                let short = (changes.len() as i64) < CATCH_UP;
+            Ok(Read::Page {
+                changes,
+                next,
+                full,
+            }) => {
+                let short = !full;
                 for logged in &changes {
                     self.pending
                         .push_back(FeedEvent::Change(Arc::new(Published::new(logged))));

@@ -120,7 +120,7 @@ pub async fn list_for_project(
 async fn page(pool: &Pool, scope: Scope, params: ChangesParams) -> ApiResult<HttpResponse> {
     let request = params.validate()?;
     match changes::read(pool, scope, request.after, request.limit).await? {
-        Read::Page { changes, next } => Ok(HttpResponse::Ok().json(ChangePage {
+        Read::Page { changes, next, .. } => Ok(HttpResponse::Ok().json(ChangePage {
             data: changes.into_iter().map(|logged| logged.change).collect(),
             next_cursor: next.to_string(),
         })),

@@ -45,10 +45,12 @@ pub struct Logged {
 #[derive(Debug)]
 pub enum Read {
     /// The changes after the cursor (at most the limit), and the cursor to read on from: after
-    /// a short page, the horizon itself, so that a quiet reader's cursor keeps up.
+    /// a short page, the horizon itself, so that a quiet reader's cursor keeps up. `full`: the
+    /// limit was reached, so more may follow right away.
     Page {
         changes: Vec<Logged>,
         next: Position,
+        full: bool,
     },
     /// The cursor is older than the pruned part of the log: the reader may have missed changes.
     /// `head` is where to follow from after reloading.
@@ -122,17 +124,36 @@ pub async fn read(
         return Ok(Read::NoProject);
     }
     let mut changes = Vec::with_capacity(rows.len());
+    let mut last_read = None;
     for row in &rows {
-        if row.try_get::<Option<i64>, _>(3)?.is_some() {
-            changes.push(logged(row)?);
+        let Some(xid) = row.try_get::<Option<i64>, _>(3)? else {
+            continue;
+        };
+        last_read = Some(Position {
+            xid,
+            seq: row.try_get(4)?,
+        });
+        match logged(row) {
+            Ok(logged) => changes.push(logged),
+            // A change this version cannot read (a type a newer replica's migration added,
+            // during a rolling deploy) is passed over, not allowed to stop the feed for all.
+            Err(error) => {
+                metrics::counter!("changes_unreadable_total").increment(1);
+                tracing::warn!(%error, position = ?last_read, "change feed: skipping a change this version cannot read");
+            }
         }
     }
-    let next = match changes.last() {
-        Some(last) if changes.len() as i64 == limit => last.change.id,
+    let full = rows.len() as i64 == limit;
+    let next = match last_read {
+        Some(last) if full => last,
         // A short page: every change below the horizon was read.
         _ => head.max(after.unwrap_or_default()),
     };
-    Ok(Read::Page { changes, next })
+    Ok(Read::Page {
+        changes,
+        next,
+        full,
+    })
 }
 
 fn logged(row: &PgRow) -> sqlx::Result<Logged> {
