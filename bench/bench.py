@@ -84,7 +84,7 @@ STATUS_OF_G = ("(ARRAY['open', 'open', 'open', 'in_progress', 'in_review', 'bloc
                "'archived'])[1 + abs(hashint4(g)) % 10]")
 
 TASK_COLUMNS = ("id, project_id, milestone_id, parent_task_id, title, description, status, "
-                "priority_score, external_id, labels, version, created_at, updated_at, completed_at")
+                "priority_score, external_id, labels, version, created_at, updated_at, completed_at, run_id")
 
 
 def pg_bin():

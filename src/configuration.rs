@@ -90,6 +90,10 @@ pub struct ServeSettings {
     #[arg(long, env = "TASKDASH_MAX_BULK_TASKS", default_value_t = crate::state::DEFAULT_MAX_BULK_TASKS)]
     pub max_bulk_tasks: usize,
 
+    /// Largest artifact content accepted (`PUT …/artifacts/{kind}`), in bytes.
+    #[arg(long, env = "TASKDASH_MAX_ARTIFACT_BYTES", default_value_t = crate::state::DEFAULT_MAX_ARTIFACT_BYTES)]
+    pub max_artifact_bytes: usize,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "TASKDASH_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -41,6 +41,9 @@ use crate::state::Limits;
         (name = "projects", description = "A tenant's projects"),
         (name = "milestones", description = "Milestones of a project, with task counts"),
         (name = "tasks", description = "Tasks: idempotent creation, the work queue, updates"),
+        (name = "runs", description = "Workflow runs and their events (a run's timeline), idempotent under retries"),
+        (name = "artifacts", description = "What workflow steps produce, by task, kind and iteration: content with its digest"),
+        (name = "repositories", description = "Where a project's code lives, idempotent by normalised URL"),
         (name = "changes", description = "The change feed: every write, in commit order, as pages or live Server-Sent Events"),
         (name = "operations", description = "Health checks")
     ),

@@ -36,6 +36,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let limits = Limits {
             max_bulk_tasks: settings.max_bulk_tasks,
+            max_artifact_bytes: settings.max_artifact_bytes,
         };
         let spec = openapi::spec_for(&limits);
         let workers = settings
@@ -152,7 +153,13 @@ fn cors(origins: &[String]) -> Cors {
     origins
         .iter()
         .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
-        .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

@@ -7,10 +7,14 @@ use tokio::sync::watch;
 /// The default of `--max-bulk-tasks`, which the committed spec states.
 pub const DEFAULT_MAX_BULK_TASKS: usize = 1000;
 
+/// The default of `--max-artifact-bytes`: 8 MiB.
+pub const DEFAULT_MAX_ARTIFACT_BYTES: usize = 8 * 1024 * 1024;
+
 /// Request limits handlers consult.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_bulk_tasks: usize,
+    pub max_artifact_bytes: usize,
 }
 
 /// Set when the process is shutting down: readiness answers 503 so balancers stop sending

@@ -59,6 +59,7 @@ mod tests {
             external_id: external_id.map(str::to_owned),
             milestone_id: None,
             parent_task_id: None,
+            run_id: None,
             labels: None,
         }
         .validate()

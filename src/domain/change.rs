@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Milestone, Project, Task};
+use super::{Artifact, Milestone, Project, Repository, Run, RunEvent, Task};
 
 /// A position in the change log: the writing transaction's id, then the change's number. Clients
 /// see it as an opaque cursor, `<xid>-<seq>`; positions only grow (see the migration).
@@ -83,6 +83,37 @@ pub enum ChangeType {
     #[serde(rename = "project.deleted")]
     #[strum(serialize = "project.deleted")]
     ProjectDeleted,
+    #[serde(rename = "run.created")]
+    #[strum(serialize = "run.created")]
+    RunCreated,
+    #[serde(rename = "run.updated")]
+    #[strum(serialize = "run.updated")]
+    RunUpdated,
+    #[serde(rename = "run.deleted")]
+    #[strum(serialize = "run.deleted")]
+    RunDeleted,
+    /// One per event written; `resource_id` is the run's id.
+    #[serde(rename = "run_event.created")]
+    #[strum(serialize = "run_event.created")]
+    RunEventCreated,
+    #[serde(rename = "artifact.created")]
+    #[strum(serialize = "artifact.created")]
+    ArtifactCreated,
+    #[serde(rename = "artifact.updated")]
+    #[strum(serialize = "artifact.updated")]
+    ArtifactUpdated,
+    #[serde(rename = "artifact.deleted")]
+    #[strum(serialize = "artifact.deleted")]
+    ArtifactDeleted,
+    #[serde(rename = "repository.created")]
+    #[strum(serialize = "repository.created")]
+    RepositoryCreated,
+    #[serde(rename = "repository.updated")]
+    #[strum(serialize = "repository.updated")]
+    RepositoryUpdated,
+    #[serde(rename = "repository.deleted")]
+    #[strum(serialize = "repository.deleted")]
+    RepositoryDeleted,
 }
 
 impl ChangeType {
@@ -98,6 +129,11 @@ pub enum ChangeData {
     Task(Task),
     Milestone(Milestone),
     Project(Project),
+    Run(Run),
+    RunEvent(RunEvent),
+    /// An artifact's metadata (never its content).
+    Artifact(Artifact),
+    Repository(Repository),
 }
 
 impl ChangeData {
@@ -111,6 +147,14 @@ impl ChangeData {
             }
             ProjectCreated | ProjectUpdated | ProjectDeleted => {
                 Self::Project(serde_json::from_str(json)?)
+            }
+            RunCreated | RunUpdated | RunDeleted => Self::Run(serde_json::from_str(json)?),
+            RunEventCreated => Self::RunEvent(serde_json::from_str(json)?),
+            ArtifactCreated | ArtifactUpdated | ArtifactDeleted => {
+                Self::Artifact(serde_json::from_str(json)?)
+            }
+            RepositoryCreated | RepositoryUpdated | RepositoryDeleted => {
+                Self::Repository(serde_json::from_str(json)?)
             }
         })
     }
@@ -135,13 +179,14 @@ pub struct Change {
     #[serde(rename = "type")]
     pub kind: ChangeType,
     pub project_id: i64,
-    /// The id of the task, milestone or project that changed.
+    /// The id of the task, milestone, project, run, artifact or repository that changed (for a
+    /// run event, its run).
     pub resource_id: i64,
     /// When the writing transaction started.
     #[serde(serialize_with = "super::timestamp::serialize")]
     pub at: DateTime<Utc>,
-    /// The resource as its `GET` returned it after the change (a task, milestone or project,
-    /// as `type` says); null for a delete.
+    /// The resource as its `GET` returned it after the change (a task, milestone, project, run
+    /// or run event, as `type` says); null for a delete.
     #[schema(schema_with = change_data_schema)]
     pub data: Option<ChangeData>,
 }
@@ -153,12 +198,17 @@ fn change_data_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::{Ref, schema::SchemaType};
     AnyOfBuilder::new()
         .description(Some(
-            "The resource as its `GET` returned it after the change (a task, milestone or \
-             project, as `type` says); null for a delete.",
+            "The resource as its `GET` returned it after the change (a task, milestone, \
+             project, run, run event, artifact's metadata or repository, as `type` says); null \
+             for a delete.",
         ))
         .item(Ref::from_schema_name("Task"))
         .item(Ref::from_schema_name("Milestone"))
         .item(Ref::from_schema_name("Project"))
+        .item(Ref::from_schema_name("Run"))
+        .item(Ref::from_schema_name("RunEvent"))
+        .item(Ref::from_schema_name("Artifact"))
+        .item(Ref::from_schema_name("Repository"))
         .item(ObjectBuilder::new().schema_type(SchemaType::Type(Type::Null)))
         .build()
         .into()
@@ -201,5 +251,7 @@ mod tests {
     fn change_types_print_as_their_wire_names() {
         assert_eq!(ChangeType::TaskCreated.as_str(), "task.created");
         assert_eq!("project.deleted".parse(), Ok(ChangeType::ProjectDeleted));
+        assert_eq!(ChangeType::RunEventCreated.as_str(), "run_event.created");
+        assert_eq!("run.updated".parse(), Ok(ChangeType::RunUpdated));
     }
 }

@@ -1,4 +1,5 @@
-//! Task counts as dashboards read them, from the maintained aggregates (never `count(*)`).
+//! Task and run counts as dashboards read them, from the maintained aggregates (never
+//! `count(*)`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,39 @@ impl From<StatusCounts> for TaskCounts {
     }
 }
 
+/// Runs per status, like [`StatusCounts`]: every status present, read from a sparse object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct RunStatusCounts {
+    pub running: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+}
+
+/// A project's runs: all of them, and by status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(from = "RunStatusCounts")]
+pub struct RunCounts {
+    pub total: i64,
+    pub by_status: RunStatusCounts,
+}
+
+impl From<RunStatusCounts> for RunCounts {
+    fn from(by_status: RunStatusCounts) -> Self {
+        let RunStatusCounts {
+            running,
+            completed,
+            failed,
+            cancelled,
+        } = by_status;
+        Self {
+            total: running + completed + failed + cancelled,
+            by_status,
+        }
+    }
+}
+
 /// One milestone in a project summary.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct MilestoneSummary {
@@ -65,7 +99,8 @@ pub struct MilestoneSummary {
                     "by_status": {"open": 1, "in_progress": 2, "in_review": 0, "blocked": 0,
                                   "done": 5, "archived": 0}}],
     "oldest_open_created_at": "2026-11-28T12:00:00Z",
-    "last_activity_at": "2026-11-29T08:30:00Z"
+    "last_activity_at": "2026-11-29T08:30:00Z",
+    "runs": {"total": 3, "by_status": {"running": 1, "completed": 1, "failed": 1, "cancelled": 0}}
 }))]
 pub struct ProjectSummary {
     pub project_id: i64,
@@ -79,6 +114,8 @@ pub struct ProjectSummary {
     pub oldest_open_created_at: Option<DateTime<Utc>>,
     /// `updated_at` of the most recently changed task; null when the project has none.
     pub last_activity_at: Option<DateTime<Utc>>,
+    /// The project's workflow runs, in total and by status (maintained counters too).
+    pub runs: RunCounts,
 }
 
 #[cfg(test)]
@@ -86,7 +123,23 @@ mod tests {
     use strum::VariantNames;
 
     use super::*;
-    use crate::domain::TaskStatus;
+    use crate::domain::{RunStatus, TaskStatus};
+
+    fn fields<T: Serialize>(value: T) -> Vec<String> {
+        let json = serde_json::to_value(value).unwrap();
+        let mut fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        fields.sort();
+        fields
+    }
+
+    #[test]
+    fn run_status_counts_name_every_run_status_and_nothing_else() {
+        let mut statuses = RunStatus::VARIANTS.to_vec();
+        statuses.sort();
+        assert_eq!(fields(RunStatusCounts::default()), statuses);
+        let counts: RunCounts = serde_json::from_str(r#"{"running": 2, "failed": 1}"#).unwrap();
+        assert_eq!((counts.total, counts.by_status.cancelled), (3, 0));
+    }
 
     #[test]
     fn status_counts_name_every_status_and_nothing_else() {

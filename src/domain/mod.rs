@@ -2,20 +2,28 @@
 //! turns them into the validated types storage accepts, collecting *every* problem with its
 //! JSON pointer. One file per resource; text rules in `text`, bulk rules in `bulk`.
 
+mod artifact;
 mod bulk;
 mod change;
 mod counts;
 mod milestone;
 mod project;
+mod repository;
+mod run;
+mod run_event;
 mod task;
 mod text;
 pub mod timestamp;
 
+pub use artifact::*;
 pub use bulk::*;
 pub use change::*;
 pub use counts::*;
 pub use milestone::*;
 pub use project::*;
+pub use repository::*;
+pub use run::*;
+pub use run_event::*;
 pub use task::*;
 pub use text::*;
 

@@ -63,7 +63,7 @@ impl PriorityScore {
 /// A task as stored and returned.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
-    "id": 42, "project_id": 1, "milestone_id": null, "parent_task_id": null,
+    "id": 42, "project_id": 1, "milestone_id": null, "parent_task_id": null, "run_id": 7,
     "title": "Add retry to the uploader", "description": "Found by the review step",
     "status": "open", "priority_score": 500, "external_id": "wf-123:create_tasks:0",
     "labels": ["backend"], "version": 1,
@@ -74,6 +74,8 @@ pub struct Task {
     pub project_id: i64,
     pub milestone_id: Option<i64>,
     pub parent_task_id: Option<i64>,
+    /// The workflow run that created or works on the task.
+    pub run_id: Option<i64>,
     pub title: String,
     pub description: Option<String>,
     pub status: TaskStatus,
@@ -124,6 +126,9 @@ pub struct TaskInput {
     /// A task of the same project.
     #[schema(value_type = Option<i64>, minimum = 1)]
     pub parent_task_id: Option<JsonInteger>,
+    /// A run of the same project.
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    pub run_id: Option<JsonInteger>,
     /// Up to 50 labels of 1 to 100 characters; duplicates are dropped.
     #[schema(schema_with = labels_schema)]
     pub labels: Option<Vec<String>>,
@@ -139,6 +144,7 @@ pub struct NewTask {
     pub external_id: Option<ExternalId>,
     pub milestone_id: Option<i64>,
     pub parent_task_id: Option<i64>,
+    pub run_id: Option<i64>,
     pub labels: Vec<Label>,
 }
 
@@ -156,6 +162,7 @@ impl Validate for TaskInput {
         let milestone_id = v.check_optional("milestone_id", self.milestone_id, |id| parse_id(id.0));
         let parent_task_id =
             v.check_optional("parent_task_id", self.parent_task_id, |id| parse_id(id.0));
+        let run_id = v.check_optional("run_id", self.run_id, |id| parse_id(id.0));
         let labels = validate_labels(v, self.labels.unwrap_or_default());
         Some(NewTask {
             title: title?,
@@ -165,6 +172,7 @@ impl Validate for TaskInput {
             external_id: external_id?,
             milestone_id: milestone_id?,
             parent_task_id: parent_task_id?,
+            run_id: run_id?,
             labels: labels?,
         })
     }
@@ -206,6 +214,9 @@ pub struct TaskPatch {
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[schema(value_type = Option<i64>, minimum = 1)]
     pub parent_task_id: Option<Option<JsonInteger>>,
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    pub run_id: Option<Option<JsonInteger>>,
     #[schema(schema_with = labels_schema)]
     pub labels: Option<Vec<String>>,
     /// Apply the change only if the task's status is this one (else 409): how workers claim
@@ -222,6 +233,7 @@ pub struct TaskChanges {
     pub priority_score: Option<PriorityScore>,
     pub milestone_id: Option<Option<i64>>,
     pub parent_task_id: Option<Option<i64>>,
+    pub run_id: Option<Option<i64>>,
     pub labels: Option<Vec<Label>>,
 }
 
@@ -248,6 +260,9 @@ impl Validate for TaskPatch {
         let parent_task_id = v.check_optional("parent_task_id", self.parent_task_id, |id| {
             id.map(|id| parse_id(id.0)).transpose()
         });
+        let run_id = v.check_optional("run_id", self.run_id, |id| {
+            id.map(|id| parse_id(id.0)).transpose()
+        });
         let labels = match self.labels {
             Some(raw) => validate_labels(v, raw).map(Some),
             None => Some(None),
@@ -259,6 +274,7 @@ impl Validate for TaskPatch {
             priority_score: priority_score?,
             milestone_id: milestone_id?,
             parent_task_id: parent_task_id?,
+            run_id: run_id?,
             labels: labels?,
         };
         Some(TaskUpdate {

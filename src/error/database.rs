@@ -9,6 +9,7 @@ use super::{ApiError, FieldError};
 pub enum Reference {
     Milestone,
     ParentTask,
+    Run,
 }
 
 impl Reference {
@@ -17,6 +18,7 @@ impl Reference {
         match self {
             Self::Milestone => "milestone_id",
             Self::ParentTask => "parent_task_id",
+            Self::Run => "run_id",
         }
     }
 
@@ -24,6 +26,7 @@ impl Reference {
         match self {
             Self::Milestone => "milestone",
             Self::ParentTask => "task",
+            Self::Run => "run",
         }
     }
 
@@ -32,6 +35,7 @@ impl Reference {
         match constraint {
             "tasks_milestone_fkey" => Some(Self::Milestone),
             "tasks_parent_task_fkey" => Some(Self::ParentTask),
+            "tasks_run_fkey" => Some(Self::Run),
             _ => None,
         }
     }

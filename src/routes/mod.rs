@@ -4,13 +4,17 @@
 //! subjects, like `tasks`); a handler's spec lists only its own answers and mixes in the
 //! shared error groups of [`responses`]; security is declared once, for the whole API.
 
+mod artifacts;
 mod changes;
 mod conditional;
 mod events;
 mod health;
 mod milestones;
 mod projects;
+mod repositories;
 pub mod responses;
+mod run_events;
+mod runs;
 mod summary;
 mod tasks;
 
@@ -45,7 +49,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(changes::list_for_project)
         .service(events::create_token)
         .service(events::follow_all)
-        .service(events::follow_project);
+        .service(events::follow_project)
+        .configure(runs::configure)
+        .configure(run_events::configure)
+        .configure(artifacts::configure)
+        .configure(repositories::configure);
 }
 
 /// Prometheus metrics (text exposition format): requests by route and status, latency

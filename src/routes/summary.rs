@@ -11,7 +11,7 @@ use crate::pool::Pool;
 use crate::storage;
 
 /// A dashboard's first screen in one call: task counts by status, per milestone, blocked
-/// tasks, the oldest open task and the last activity.
+/// tasks, the oldest open task, the last activity, and workflow runs by status.
 ///
 /// Read from counters maintained with every write: it costs the same at 100 and at 10 million
 /// tasks. Poll it with `If-None-Match`: while nothing changed the answer is a 304.

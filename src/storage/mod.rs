@@ -5,9 +5,13 @@
 
 use crate::pool::Pool;
 
+pub mod artifacts;
 pub mod changes;
 pub mod milestones;
 pub mod projects;
+pub mod repositories;
+pub mod run_events;
+pub mod runs;
 pub mod stream_tokens;
 pub mod summary;
 pub mod tasks;

@@ -1,11 +1,13 @@
 //! A project's summary, in one statement that reads only the maintained counters and two index
-//! probes: its cost does not grow with the number of tasks.
+//! probes: its cost does not grow with the number of tasks or runs.
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use super::DATA_VERSION;
-use crate::domain::{MilestoneStatus, MilestoneSummary, ProjectSummary, StatusCounts};
+use crate::domain::{
+    MilestoneStatus, MilestoneSummary, ProjectSummary, RunStatusCounts, StatusCounts,
+};
 use crate::pool::Pool;
 
 #[derive(serde::Deserialize)]
@@ -22,6 +24,7 @@ struct SummaryRow {
     milestones: Json<Vec<MilestoneRow>>,
     oldest_open_created_at: Option<DateTime<Utc>>,
     last_activity_at: Option<DateTime<Utc>>,
+    runs_by_status: Json<RunStatusCounts>,
     version: i64,
 }
 
@@ -51,6 +54,8 @@ pub async fn get(
               ORDER BY t.created_at, t.id LIMIT 1) AS oldest_open_created_at,
              (SELECT t.updated_at FROM tasks t WHERE t.project_id = $1
               ORDER BY t.updated_at DESC, t.id DESC LIMIT 1) AS last_activity_at,
+             (SELECT COALESCE(jsonb_object_agg(r.status, r.n), '{{}}')
+              FROM run_counts r WHERE r.project_id = $1) AS runs_by_status,
              {DATA_VERSION} AS version
          FROM projects WHERE id = $1 AND tenant_id = $2"
     )))
@@ -77,6 +82,7 @@ pub async fn get(
                 .collect(),
             oldest_open_created_at: row.oldest_open_created_at,
             last_activity_at: row.last_activity_at,
+            runs: row.runs_by_status.0.into(),
         };
         (summary, row.version)
     }))

@@ -566,6 +566,7 @@ async fn an_empty_projects_summary_has_zeros_nulls_and_no_milestones() {
             "milestones": [],
             "oldest_open_created_at": null,
             "last_activity_at": null,
+            "runs": {"total": 0, "by_status": {"running": 0, "completed": 0, "failed": 0, "cancelled": 0}},
         })
     );
 }

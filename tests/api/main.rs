@@ -1,6 +1,7 @@
 //! All integration tests, in one binary: each test gets a fresh database and its own server,
 //! and talks to it over HTTP.
 
+mod artifacts;
 mod bulk;
 mod changes;
 mod conditional;
@@ -13,6 +14,9 @@ mod helpers;
 mod listing;
 mod operations;
 mod projects;
+mod repositories;
+mod run_events;
+mod runs;
 mod spec;
 mod tasks;
 mod tenancy;

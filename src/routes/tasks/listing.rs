@@ -85,6 +85,9 @@ pub struct TaskListParams {
     pub milestone_id: Option<i64>,
     #[param(minimum = 1)]
     pub parent_task_id: Option<i64>,
+    /// Tasks of this workflow run.
+    #[param(minimum = 1)]
+    pub run_id: Option<i64>,
     #[param(schema_with = label_filter_schema)]
     pub label: Option<String>,
     /// Exact external_id.
@@ -136,6 +139,7 @@ impl Validate for TaskListParams {
             statuses: statuses?.unwrap_or_default(),
             milestone_id: self.milestone_id,
             parent_task_id: self.parent_task_id,
+            run_id: self.run_id,
             label: label?,
             external_id: external_id?,
             external_id_prefix: external_id_prefix?,

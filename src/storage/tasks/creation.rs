@@ -52,9 +52,10 @@ pub async fn create(
         let row: Option<(bool, Task)> = sqlx::query(concat!(
             "WITH inserted AS (
                  INSERT INTO tasks (project_id, title, description, status, priority_score,
-                                    external_id, milestone_id, parent_task_id, labels, completed_at)
+                                    external_id, milestone_id, parent_task_id, labels, completed_at,
+                                    run_id)
                  SELECT p.id, $3, $4, $5, $6, $7, $8, $9, $10,
-                        CASE WHEN $5::text = 'done' THEN now() END
+                        CASE WHEN $5::text = 'done' THEN now() END, $11
                  FROM projects p WHERE p.id = $1 AND p.tenant_id = $2
                  ON CONFLICT (project_id, external_id) DO NOTHING
                  RETURNING ",
@@ -78,6 +79,7 @@ pub async fn create(
         .bind(task.milestone_id)
         .bind(task.parent_task_id)
         .bind(&task.labels)
+        .bind(task.run_id)
         .try_map(|row: PgRow| Ok((row.try_get(0)?, task_at(&row, 1)?)))
         .fetch_optional(&mut *pool.acquire().await?)
         .await
@@ -210,6 +212,7 @@ async fn insert_batch(
     let mut external_ids = Vec::with_capacity(n);
     let mut milestone_ids = Vec::with_capacity(n);
     let mut parent_ids = Vec::with_capacity(n);
+    let mut run_ids = Vec::with_capacity(n);
     // text[] cannot nest ragged arrays, so each item's labels travel as one JSON array.
     let mut labels = Vec::with_capacity(n);
     for &index in indices {
@@ -222,6 +225,7 @@ async fn insert_batch(
         external_ids.push(task.external_id.as_ref());
         milestone_ids.push(task.milestone_id);
         parent_ids.push(task.parent_task_id);
+        run_ids.push(task.run_id);
         labels.push(sqlx::types::Json(&task.labels));
     }
     // (the item's index, its task) for each row written.
@@ -229,16 +233,17 @@ async fn insert_batch(
         "WITH input AS MATERIALIZED (
              SELECT nextval('tasks_id_seq') AS id, u.*
              FROM UNNEST($3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
-                         $9::bigint[], $10::bigint[], $11::jsonb[])
+                         $9::bigint[], $10::bigint[], $11::jsonb[], $12::bigint[])
                   AS u(ordinal, title, description, status, priority_score, external_id,
-                       milestone_id, parent_task_id, labels)
+                       milestone_id, parent_task_id, labels, run_id)
          ), inserted AS (
              INSERT INTO tasks (project_id, id, title, description, status, priority_score,
-                                external_id, milestone_id, parent_task_id, labels, completed_at)
+                                external_id, milestone_id, parent_task_id, labels, completed_at,
+                                run_id)
              SELECT p.id, i.id, i.title, i.description, i.status, i.priority_score,
                     i.external_id, i.milestone_id, i.parent_task_id,
                     ARRAY(SELECT jsonb_array_elements_text(i.labels)),
-                    CASE WHEN i.status = 'done' THEN now() END
+                    CASE WHEN i.status = 'done' THEN now() END, i.run_id
              FROM input i JOIN projects p ON p.id = $1 AND p.tenant_id = $2
              ORDER BY i.external_id COLLATE \"C\"
              ON CONFLICT (project_id, external_id) DO NOTHING
@@ -259,6 +264,7 @@ async fn insert_batch(
     .bind(&milestone_ids)
     .bind(&parent_ids)
     .bind(&labels)
+    .bind(&run_ids)
     .try_map(|row: PgRow| Ok((row.try_get(0)?, task_at(&row, 1)?)))
     .fetch_all(&mut *pool.acquire().await?)
     .await;
@@ -278,8 +284,8 @@ async fn insert_batch(
     }
 }
 
-/// Cold path after a foreign-key violation: which items name a milestone or parent task that
-/// the project does not have.
+/// Cold path after a foreign-key violation: which items name a milestone, parent task or run
+/// that the project does not have.
 async fn unknown_references(
     pool: &Pool,
     project_id: i64,
@@ -294,16 +300,20 @@ async fn unknown_references(
         .iter()
         .filter_map(|&i| tasks[i].parent_task_id)
         .collect();
-    let (known_milestones, known_parents): (Vec<i64>, Vec<i64>) = sqlx::query_as(
-        "SELECT
-             ARRAY(SELECT id FROM milestones WHERE project_id = $1 AND id = ANY($2)),
-             ARRAY(SELECT id FROM tasks WHERE project_id = $1 AND id = ANY($3))",
-    )
-    .bind(project_id)
-    .bind(&milestone_ids)
-    .bind(&parent_ids)
-    .fetch_one(&mut *pool.acquire().await?)
-    .await?;
+    let run_ids: Vec<i64> = indices.iter().filter_map(|&i| tasks[i].run_id).collect();
+    let (known_milestones, known_parents, known_runs): (Vec<i64>, Vec<i64>, Vec<i64>) =
+        sqlx::query_as(
+            "SELECT
+                 ARRAY(SELECT id FROM milestones WHERE project_id = $1 AND id = ANY($2)),
+                 ARRAY(SELECT id FROM tasks WHERE project_id = $1 AND id = ANY($3)),
+                 ARRAY(SELECT id FROM runs WHERE project_id = $1 AND id = ANY($4))",
+        )
+        .bind(project_id)
+        .bind(&milestone_ids)
+        .bind(&parent_ids)
+        .bind(&run_ids)
+        .fetch_one(&mut *pool.acquire().await?)
+        .await?;
     let mut bad = Vec::new();
     for &index in indices {
         let task = tasks[index];
@@ -313,6 +323,9 @@ async fn unknown_references(
         }
         if unknown(task.parent_task_id, &known_parents) {
             bad.push((index, Reference::ParentTask));
+        }
+        if unknown(task.run_id, &known_runs) {
+            bad.push((index, Reference::Run));
         }
     }
     Ok(bad)

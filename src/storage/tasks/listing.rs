@@ -24,6 +24,7 @@ pub struct TaskFilter {
     pub statuses: Vec<TaskStatus>,
     pub milestone_id: Option<i64>,
     pub parent_task_id: Option<i64>,
+    pub run_id: Option<i64>,
     pub label: Option<Label>,
     pub external_id: Option<ExternalId>,
     pub external_id_prefix: Option<ExternalId>,
@@ -67,9 +68,10 @@ enum Narrow {
     No,
     /// Only milestone (and status) filters: the maintained counters say exactly how many match.
     Counted,
-    /// A label, parent, external_id or prefix filter: matches are counted through the filter's
-    /// index, up to [`FEW_MATCHES`] + 1. With `walk_first` (label and prefix filters only, which
-    /// the order indexes carry) the first [`WALK_FIRST`] entries in page order are tried before.
+    /// A label, parent, run, external_id or prefix filter: matches are counted through the
+    /// filter's index, up to [`FEW_MATCHES`] + 1. With `walk_first` (label and prefix filters
+    /// only, which the order indexes carry) the first [`WALK_FIRST`] entries in page order are
+    /// tried before.
     Probed { walk_first: bool },
 }
 
@@ -108,7 +110,10 @@ pub async fn list(
         TaskOrder::UpdatedAt { descending: false } => " ORDER BY updated_at ASC, id ASC",
         TaskOrder::UpdatedAt { descending: true } => " ORDER BY updated_at DESC, id DESC",
     };
-    let narrow = if filter.parent_task_id.is_some() || filter.external_id.is_some() {
+    let narrow = if filter.parent_task_id.is_some()
+        || filter.run_id.is_some()
+        || filter.external_id.is_some()
+    {
         Narrow::Probed { walk_first: false }
     } else if filter.label.is_some() || filter.external_id_prefix.is_some() {
         Narrow::Probed { walk_first: true }

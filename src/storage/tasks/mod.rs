@@ -17,11 +17,13 @@ use sqlx::postgres::PgRow;
 use crate::domain::Task;
 use crate::pool::Pool;
 
-/// The columns of [`Task`], as a literal for `concat!`.
+/// The columns of [`Task`], as a literal for `concat!` (in the order [`task_at`] reads them,
+/// which is not the field order: `run_id` came later).
 macro_rules! task_columns {
     () => {
         "id, project_id, milestone_id, parent_task_id, title, description, status, \
-         priority_score, external_id, labels, version, created_at, updated_at, completed_at"
+         priority_score, external_id, labels, version, created_at, updated_at, completed_at, \
+         run_id"
     };
 }
 use task_columns;
@@ -34,6 +36,7 @@ fn task_at(row: &PgRow, at: usize) -> sqlx::Result<Task> {
         project_id: row.try_get(at + 1)?,
         milestone_id: row.try_get(at + 2)?,
         parent_task_id: row.try_get(at + 3)?,
+        run_id: row.try_get(at + 14)?,
         title: row.try_get(at + 4)?,
         description: row.try_get(at + 5)?,
         status: row.try_get(at + 6)?,

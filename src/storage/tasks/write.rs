@@ -43,6 +43,7 @@ pub async fn update(
              milestone_id = CASE WHEN $9 THEN $10 ELSE milestone_id END,
              parent_task_id = CASE WHEN $11 THEN $12 ELSE parent_task_id END,
              labels = COALESCE($13, labels),
+             run_id = CASE WHEN $16 THEN $17 ELSE run_id END,
              completed_at = CASE WHEN COALESCE($7, status) = 'done'
                                  THEN COALESCE(completed_at, now()) END,
              version = version + 1
@@ -68,6 +69,8 @@ pub async fn update(
     .bind(changes.labels.as_deref())
     .bind(preconditions.status)
     .bind(preconditions.version)
+    .bind(changes.run_id.is_some())
+    .bind(changes.run_id.flatten())
     .try_map(|row| task_at(&row, 0))
     .fetch_optional(&mut *pool.acquire().await?)
     .await?;

@@ -42,12 +42,15 @@ pub(super) fn push_keyed(query: &mut QueryBuilder<Postgres>, filter: &TaskFilter
     }
 }
 
-/// The narrow filters: parent, label, external_id and prefix.
+/// The narrow filters: parent, run, label, external_id and prefix.
 pub(super) fn push_narrow(query: &mut QueryBuilder<Postgres>, filter: &TaskFilter) {
     if let Some(parent_task_id) = filter.parent_task_id {
         query
             .push(" AND parent_task_id = ")
             .push_bind(parent_task_id);
+    }
+    if let Some(run_id) = filter.run_id {
+        query.push(" AND run_id = ").push_bind(run_id);
     }
     if let Some(label) = &filter.label {
         query
