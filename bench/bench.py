@@ -7,6 +7,15 @@ time, and the table shows the median round. After every server run the rows the 
 have written are counted in the database: a create that answered 200, or a re-run that inserted,
 fails the run.
 
+The run events scenarios (issue 12, bench/events.py): `events100 c1` (batches of 100 new events
+posted to one run), `events100 c16` (16 connections, each on a run of its own, so that they do
+not serialise on one run's counter row) and `events100 c16 hot run` (16 connections on one run);
+the ceiling is pgbench running storage::run_events::insert's statement with the arrays the
+server binds, at the same concurrency on the same runs. After each server round every
+acknowledged batch must have written its 100 events, and every run's sequences must be 1..n
+under its counter; the bench refuses to start when its copy of the statement differs from the
+server's.
+
 Prints one markdown table (throughput, p50, p99, server / ceiling), writes the raw numbers to
 bench/results/latest.json and a plot to bench/results/latest.svg. Run through bench/run.sh.
 
@@ -61,6 +70,7 @@ import urllib.parse
 import urllib.request
 from http.client import HTTPConnection
 
+import events
 import feed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -177,8 +187,9 @@ def rss_kb(pid, field):
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(mode, path, connections, env):
-    args = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{DURATION}s", "--latency",
+def wrk(mode, path, connections, env, threads=None):
+    threads = threads or min(connections, 2)
+    args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{DURATION}s", "--latency",
             "-s", os.path.join(ROOT, "bench/load.lua"), BASE + path]
     env = {**env, "BENCH_MODE": mode}
     out = subprocess.run(args, check=True, capture_output=True, text=True, env={**os.environ, **env}).stdout
@@ -199,11 +210,12 @@ def wrk(mode, path, connections, env):
 
 
 def rows_as_expected(mode, result, connections, extra):
-    """Whether a server run wrote the rows its answers claim: one per create (or `n` per bulk),
+    """Whether a server run wrote the rows its answers claim: one per create (or `n` per bulk
+    or events batch),
     none for re-runs and lists, at most the ten storm keys. Requests still in flight when wrk
     stops are written but not counted, hence the slack of one request per connection."""
     written, done = result["rows_written"], result["requests"]
-    if mode in ("create", "bulk"):
+    if mode in ("create", "bulk", "events"):
         per_request = extra.get("n", 1)
         return done * per_request <= written <= (done + connections) * per_request
     if mode == "storm":
@@ -294,6 +306,8 @@ def write_scripts(workdir):
         "data_version.sql": data_version,
         # The summary reads the data version (for its ETag) in its own statement.
         "summary.sql": summary,
+        # storage::run_events::insert, copied in bench/events.py (checked against the source).
+        "events.sql": events.script(),
     }
     out = {}
     for name, text in scripts.items():
@@ -524,6 +538,9 @@ def print_scale(scaled):
 
 
 def main():
+    stale = events.in_step()
+    if stale:
+        sys.exit(stale)
     feed.raise_fd_limit()  # 10 000 streams, in this process and in the server it starts
     workdir = tempfile.mkdtemp(prefix="taskdash-bench-", dir="/tmp")
     os.chmod(workdir, 0o755)
@@ -555,6 +572,8 @@ def main():
         # from here on, so every If-None-Match below holds it).
         list_path = f"/projects/{list_project}/tasks?limit=100"
         etag = http("GET", list_path, key, headers=True)[1]["ETag"]
+        # The run events case (bench/events.py): a project of its own, its runs.
+        ev = events.setup(http, key, cluster)
         scripts = write_scripts(workdir)
         env = {"TASKDASH_KEY": key}
         variables = {"project": project, "tenant": tenant, "lproject": list_project, "limit": 101}
@@ -576,6 +595,7 @@ def main():
             ("list100 304 c1", "304", list_path, 1, "data_version.sql", {}),
             ("list100 304 c16", "304", list_path, 16, "data_version.sql", {}),
             ("summary c16", "get", f"/projects/{list_project}/summary", 16, "summary.sql", {}),
+            *events.scenarios(ev),
         ]
         rows = []
         for name, mode, path, connections, sql, extra in scenarios:
@@ -583,14 +603,26 @@ def main():
                 continue
             load_env = {**env, "BULK_SIZE": str(extra.get("n", 0)), "MILESTONE_ID": str(extra.get("milestone", "")),
                         "IF_NONE_MATCH": etag}
+            # The rows a round writes: run events for the events scenarios, tasks for the others.
+            # The events scenarios run one wrk thread per connection (see bench/events.py).
+            if mode == "events":
+                load_env.update(events.load_env(extra))
+                count, threads = (lambda: events.count(cluster, ev)), connections
+            else:
+                count, threads = (lambda: cluster.count_tasks(project)), None
             rounds = []
             for _ in range(ROUNDS):
-                before, cpu_before = cluster.count_tasks(project), cpu_seconds(server.pid)
-                server_result = wrk(mode, path, connections, load_env)
+                before, cpu_before = count(), cpu_seconds(server.pid)
+                server_result = wrk(mode, path, connections, load_env, threads)
                 server_result["cpu_us_per_request"] = ((cpu_seconds(server.pid) - cpu_before) * 1e6
                                                        / max(server_result["requests"], 1))
-                server_result["rows_written"] = cluster.count_tasks(project) - before
+                server_result["rows_written"] = count() - before
                 server_result["rows_as_expected"] = rows_as_expected(mode, server_result, connections, extra)
+                if mode == "events":
+                    # Runs whose events are not numbered 1..n under their counter.
+                    gaps = events.sequence_gaps(cluster, ev)
+                    server_result["sequence_gaps"] = gaps
+                    server_result["rows_as_expected"] = server_result["rows_as_expected"] and gaps == 0
                 ceiling = ceiling_stats(*cluster.pgbench(scripts[sql], connections, {**variables, **extra}))
                 rounds.append({"server": server_result, "ceiling": ceiling,
                                "ratio": server_result["throughput"] / ceiling["throughput"],
@@ -677,8 +709,8 @@ def main():
         print_scale(scaled)
     failed = False
     if any(r["failures"] for r in rows):
-        print("Some rounds failed (non-2xx answers, a 304 scenario answered otherwise, socket errors, or rows "
-              f"not written as answered): see bench/results/{name}.json")
+        print("Some rounds failed (non-2xx answers, a 304 scenario answered otherwise, socket errors, rows "
+              f"not written as answered, or a run's event sequences with gaps): see bench/results/{name}.json")
         failed = True
     if scaled and scaled["failures"]:
         print(f"Scale reads failed (non-200 answers, a wrong summary total or drifted counts): "

@@ -4,6 +4,9 @@
 --   rerun   keys rerun:1..5000, already stored: answered 200 with the stored task
 --   storm   every connection creating the same ten keys
 --   bulk    BULK_SIZE new tasks per request
+--   events  BULK_SIZE new run events per request (`{"events": [...]}`, no sequence, no ts), to
+--           run EVENT_RUN_FIRST + (thread - 1) % EVENT_RUNS of project EVENT_PROJECT: bench.py
+--           runs one thread per connection here, so each connection keeps its run
 --   get     GET the URL given to wrk (a list page, the summary)
 --   304     GET the URL given to wrk with `If-None-Match: $IF_NONE_MATCH`: every answer must be
 --           a 304; done() prints `non-304: N` (wrk itself counts only statuses >= 400)
@@ -19,6 +22,10 @@ function setup(thread)
   -- `prefix` is a global of the thread's own Lua state: one key space per thread and run.
   table.insert(threads, thread)
   thread:set("prefix", string.format("wrk-%d-%d-%d", os.time(), math.random(1, 1e9), #threads))
+  if os.getenv("BENCH_MODE") == "events" then
+    local run = tonumber(os.getenv("EVENT_RUN_FIRST")) + (#threads - 1) % tonumber(os.getenv("EVENT_RUNS"))
+    thread:set("events_path", string.format("/projects/%s/runs/%d/events", os.getenv("EVENT_PROJECT"), run))
+  end
 end
 
 function init(args)
@@ -64,6 +71,15 @@ function request()
       items[i] = task("bench task " .. i, string.format("%s:%d:%d", prefix, counter, i), i % 100)
     end
     body = '{"tasks":[' .. table.concat(items, ",") .. ']}'
+  elseif mode == "events" then
+    -- bench/events.py binds the same columns in its ceiling (batch_variables): keep in step.
+    local items = {}
+    for k = 1, size do
+      items[k] = string.format('{"event_id":"%s:%d:%d","event_type":"step.completed","step_name":"step-%d",'
+                               .. '"status":"ok","duration_ms":%d,"payload":{"k":%d}}',
+                               prefix, counter, k, k % 10, 10 * k, k)
+    end
+    return wrk.format(nil, events_path, nil, '{"events":[' .. table.concat(items, ",") .. ']}')
   else
     body = task("bench task " .. counter, string.format("%s:%d", prefix, counter), counter % 100)
   end

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark, one command: builds the release binary, then runs bench/bench.py (private
 # durable PostgreSQL, the server, wrk against it and pgbench against the same SQL, in one run;
-# then the scale scenario: each dashboard read on a 100-task and on a big project).
+# the throughput scenarios include `events100 c1|c16|c16 hot run`, batches of 100 run events,
+# see bench/events.py; then the scale scenario: each dashboard read on a 100-task and on a big project).
 # BENCH_SECONDS (default 5) and BENCH_ROUNDS (default 3) set the length and number of the
 # alternating rounds per scenario; BENCH_LOG (default warn) the server's log level;
 # BENCH_ONLY (comma-separated parts of scenario names, such as `create,list100 304`, or `scale`
