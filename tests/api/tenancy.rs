@@ -1,5 +1,5 @@
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{assert_problem, spawn_app};
 
@@ -105,11 +105,28 @@ async fn another_tenant_gets_404_on_every_route_of_a_project_it_does_not_own() {
         .unwrap(),
     )
     .await;
+    let created = |path: String, body: Value| {
+        let request = app.post(&path, &body);
+        async move { crate::helpers::body(request.send().await.unwrap()).await }
+    };
+    let run = created(
+        format!("/projects/{project}/runs"),
+        json!({"workflow_type": "w"}),
+    )
+    .await;
+    let repository = created(
+        format!("/projects/{project}/repositories"),
+        json!({"url": "https://h.io/a/b"}),
+    )
+    .await;
     let intruder = app.new_tenant_key("tenant-b").await;
     let task_path = format!("/projects/{project}/tasks/{}", task["id"]);
+    let run_path = format!("/projects/{project}/runs/{}", run["id"]);
+    let repository_path = format!("/projects/{project}/repositories/{}", repository["id"]);
     let milestone_path = format!("/projects/{project}/milestones/{}", milestone["id"]);
     // A parent_task_id too: the ancestor check must not tell an intruder the task exists.
-    let body = json!({"title": "x", "name": "x", "slug": "x", "external_id": "k", "parent_task_id": task["id"]});
+    let body = json!({"title": "x", "name": "x", "slug": "x", "external_id": "k", "parent_task_id": task["id"],
+                      "workflow_type": "w", "url": "https://h.io/a/c", "event_id": "e", "event_type": "t"});
     let routes = [
         (Method::GET, format!("/projects/{project}")),
         (Method::PATCH, format!("/projects/{project}")),
@@ -122,6 +139,32 @@ async fn another_tenant_gets_404_on_every_route_of_a_project_it_does_not_own() {
         (Method::GET, format!("/projects/{project}/tasks")),
         (Method::POST, format!("/projects/{project}/tasks")),
         (Method::POST, format!("/projects/{project}/tasks:bulk")),
+        (Method::GET, format!("/projects/{project}/summary")),
+        (Method::GET, format!("/projects/{project}/changes")),
+        (Method::GET, format!("/projects/{project}/events")),
+        (Method::GET, format!("/projects/{project}/runs")),
+        (Method::POST, format!("/projects/{project}/runs")),
+        (Method::GET, run_path.clone()),
+        (Method::PATCH, run_path.clone()),
+        (Method::GET, format!("{run_path}/events")),
+        (Method::POST, format!("{run_path}/events")),
+        (Method::DELETE, run_path),
+        (Method::PUT, format!("/projects/{project}/artifacts/plan")),
+        (Method::GET, format!("/projects/{project}/artifacts/plan")),
+        (Method::GET, format!("/projects/{project}/artifacts")),
+        (
+            Method::DELETE,
+            format!("/projects/{project}/artifacts/plan"),
+        ),
+        (Method::PUT, format!("{task_path}/artifacts/plan")),
+        (Method::GET, format!("{task_path}/artifacts/plan")),
+        (Method::GET, format!("{task_path}/artifacts")),
+        (Method::DELETE, format!("{task_path}/artifacts/plan")),
+        (Method::GET, format!("/projects/{project}/repositories")),
+        (Method::POST, format!("/projects/{project}/repositories")),
+        (Method::GET, repository_path.clone()),
+        (Method::PATCH, repository_path.clone()),
+        (Method::DELETE, repository_path),
         (Method::GET, task_path.clone()),
         (Method::PATCH, task_path.clone()),
         (Method::DELETE, task_path),
@@ -131,7 +174,9 @@ async fn another_tenant_gets_404_on_every_route_of_a_project_it_does_not_own() {
             .client
             .request(method.clone(), app.url(&path))
             .bearer_auth(&intruder);
-        if method == Method::POST || method == Method::PATCH {
+        if method == Method::PUT {
+            request = request.header("content-type", "text/plain").body("content");
+        } else if method == Method::POST || method == Method::PATCH {
             let payload = if path.ends_with(":bulk") {
                 json!({"tasks": [body.clone()]})
             } else {
