@@ -1,8 +1,9 @@
 //! The live change feed of one replica.
 //!
 //! One dedicated connection `LISTEN`s (not from the request pools); writers' triggers `NOTIFY`
-//! at commit, as a wake-up only. On a wake-up, or every second whatever happens (a lost
-//! connection, a notification that came before its transaction was visible to all), one task
+//! at commit, as a wake-up only, one writer at a time (see the notify migration). On a wake-up,
+//! or every [`POLL`] whatever happens (a writer that did not notify, a lost connection, a
+//! notification that came before its transaction was visible to all), one task
 //! reads the new changes once and fans them out to every open stream of this replica through a
 //! bounded broadcast buffer. A stream that falls behind that buffer is ended; its client resumes
 //! from its last event id. Another task prunes the log, one replica at a time.
@@ -27,8 +28,9 @@ pub use stream::{FeedEvent, follow};
 
 /// The channel the triggers notify (see the changes migration).
 const CHANNEL: &str = "taskdash_changes";
-/// How often the log is read when no notification comes.
-const POLL: Duration = Duration::from_secs(1);
+/// How often the log is read when no notification comes (writers notify one at a time, so a
+/// write made while another was notifying waits for the next wake-up: at most this long).
+const POLL: Duration = Duration::from_millis(250);
 /// Changes per read of the log.
 const BATCH: i64 = 1000;
 /// Changes the broadcast buffer holds; a stream further behind is ended.
