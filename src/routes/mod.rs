@@ -25,6 +25,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 
+/// The header that marks an answer replayed from an earlier request (an idempotent create or
+/// upload that wrote nothing), with the value `true`.
+const REPLAYED: &str = "Idempotent-Replayed";
+
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::live)
         .service(health::ready)

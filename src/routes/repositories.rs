@@ -8,7 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::conditional::{data_etag, not_modified_project, tagged};
 use super::responses::{self as r, AuthenticatedErrors, BodyErrors, NotModified};
-use super::{PageParams, ProjectPath};
+use super::{PageParams, ProjectPath, REPLAYED};
 use crate::auth::Tenant;
 use crate::domain::{Repository, RepositoryInput, RepositoryPatch, Validate};
 use crate::error::{ApiError, ApiResult};
@@ -26,8 +26,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(update)
         .service(delete);
 }
-
-const REPLAYED: &str = "Idempotent-Replayed";
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

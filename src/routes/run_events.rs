@@ -142,7 +142,7 @@ pub async fn append(
             Appended::Existing(event) => {
                 count_skipped(EventSkipReason::DuplicateEventId);
                 HttpResponse::Ok()
-                    .insert_header(("Idempotent-Replayed", "true"))
+                    .insert_header((super::REPLAYED, "true"))
                     .json(EventsWritten::One(event))
             }
         });

@@ -11,7 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::conditional::{data_etag, not_modified, not_modified_project, tagged};
 use super::responses::{self as r, AuthenticatedErrors, BodyErrors, NotModified};
-use super::{PageParams, ProjectPath};
+use super::{PageParams, ProjectPath, REPLAYED};
 use crate::auth::Tenant;
 use crate::domain::{
     ExternalId, Run, RunInput, RunPatch, RunStatus, ShortText, Validate, Validator,
@@ -41,8 +41,6 @@ pub struct RunPath {
     #[param(minimum = 1)]
     pub run_id: i64,
 }
-
-const REPLAYED: &str = "Idempotent-Replayed";
 
 /// A run answer with its `ETag`.
 fn with_etag(mut response: HttpResponseBuilder, run: &Run) -> HttpResponse {

@@ -12,7 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::conditional::{data_etag, not_modified, not_modified_project, tagged, tagged_bytes};
 use super::responses::{self as r, AuthenticatedErrors, BodyErrors, NotModified};
-use super::{ProjectPath, TaskPath};
+use super::{ProjectPath, REPLAYED, TaskPath};
 use crate::auth::Tenant;
 use crate::domain::{
     Artifact, ArtifactContent, ArtifactKey, ArtifactListParams, IterationParams,
@@ -41,7 +41,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(delete_task);
 }
 
-const REPLAYED: &str = "Idempotent-Replayed";
 /// Content is served as stored: a browser that opens it anyway runs nothing.
 const CONTENT_POLICY: &str = "default-src 'none'; sandbox";
 

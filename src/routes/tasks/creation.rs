@@ -3,7 +3,7 @@ use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{REPLAYED, create_error, with_etag};
+use super::{create_error, with_etag};
 use crate::auth::Tenant;
 use crate::domain::{
     NewTask, SkipReason, Task, TaskInput, Validate, earlier_duplicates, validate_items,
@@ -12,6 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::pool::Pool;
 use crate::routes::ProjectPath;
+use crate::routes::REPLAYED;
 use crate::routes::responses::{self as r, AuthenticatedErrors, BodyErrors};
 use crate::state::Limits;
 use crate::storage;

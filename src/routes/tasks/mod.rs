@@ -16,8 +16,6 @@ use crate::domain::Task;
 use crate::error::ApiError;
 use crate::storage::tasks::CreateError;
 
-const REPLAYED: &str = "Idempotent-Replayed";
-
 /// A task answer with its `ETag`.
 fn with_etag(mut response: HttpResponseBuilder, task: &Task) -> HttpResponse {
     response
