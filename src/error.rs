@@ -26,6 +26,7 @@ pub enum ErrorCode {
     MethodNotAllowed,
     Conflict,
     StatusMismatch,
+    NotClaimant,
     PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -41,7 +42,9 @@ impl ErrorCode {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict | Self::StatusMismatch | Self::ReferenceNotFound => StatusCode::CONFLICT,
+            Self::Conflict | Self::StatusMismatch | Self::NotClaimant | Self::ReferenceNotFound => {
+                StatusCode::CONFLICT
+            }
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -61,6 +64,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict => "Conflict with the stored state",
             Self::StatusMismatch => "The task's status is not the expected one",
+            Self::NotClaimant => "Another worker holds the task's claim",
             Self::PreconditionFailed => "The resource changed since it was read",
             Self::PayloadTooLarge => "The request body is too large",
             Self::UnsupportedMediaType => "Unsupported content type",
@@ -138,6 +142,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("the task's status is `{actual}`, not the expected `{expected}`")]
     StatusMismatch { expected: String, actual: String },
+    #[error("{}", not_claimant(.holder))]
+    NotClaimant { holder: Option<String> },
     #[error("the task changed since it was read (If-Match does not match the current ETag)")]
     PreconditionFailed,
     #[error("{0}")]
@@ -160,6 +166,13 @@ pub enum ApiError {
     TooManyStreams,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+fn not_claimant(holder: &Option<String>) -> String {
+    match holder {
+        Some(holder) => format!("the task's claim is held by `{holder}`"),
+        None => "the task is not claimed (its claim was released or cleared)".to_owned(),
+    }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -185,6 +198,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::StatusMismatch { .. } => ErrorCode::StatusMismatch,
+            Self::NotClaimant { .. } => ErrorCode::NotClaimant,
             Self::PreconditionFailed => ErrorCode::PreconditionFailed,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,

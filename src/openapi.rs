@@ -29,6 +29,7 @@ use crate::state::Limits;
             responses::Unauthorized,
             responses::NotFound,
             responses::Conflict,
+            responses::NotClaimant,
             responses::PreconditionFailed,
             responses::CursorExpired,
             responses::PayloadTooLarge,

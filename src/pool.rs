@@ -76,6 +76,62 @@ impl managed::Manager for Connector {
     }
 }
 
+/// A transaction on a pooled connection: `BEGIN` now, `COMMIT` with [`Transaction::commit`],
+/// `ROLLBACK` with [`Transaction::rollback`]. Dropped without either (the request was
+/// cancelled mid-way), the connection is discarded instead of reused, which makes PostgreSQL
+/// roll the transaction back. Statements run through it (`&mut *tx`) are noted like any other.
+pub struct Transaction<'c> {
+    connection: &'c mut Connection,
+    open: bool,
+}
+
+impl<'c> Transaction<'c> {
+    pub async fn begin(connection: &'c mut Connection) -> sqlx::Result<Self> {
+        sqlx::raw_sql("BEGIN").execute(&mut *connection).await?;
+        Ok(Self {
+            connection,
+            open: true,
+        })
+    }
+
+    pub async fn commit(mut self) -> sqlx::Result<()> {
+        self.finish("COMMIT").await
+    }
+
+    pub async fn rollback(mut self) -> sqlx::Result<()> {
+        self.finish("ROLLBACK").await
+    }
+
+    async fn finish(&mut self, statement: &'static str) -> sqlx::Result<()> {
+        sqlx::raw_sql(statement)
+            .execute(&mut *self.connection)
+            .await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Transaction<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.connection
+    }
+}
+
+impl std::ops::DerefMut for Transaction<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.connection
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.connection.broken = true;
+        }
+    }
+}
+
 /// A pool of connections: bounded in size and in how long a request waits for one.
 #[derive(Clone, Debug)]
 pub struct Pool {

@@ -61,6 +61,8 @@ mod tests {
             parent_task_id: None,
             run_id: None,
             labels: None,
+            depends_on: None,
+            depends_on_external_ids: None,
         }
         .validate()
         .unwrap()

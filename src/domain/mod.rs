@@ -5,26 +5,32 @@
 mod artifact;
 mod bulk;
 mod change;
+mod claim;
 mod counts;
+mod dependencies;
 mod milestone;
 mod project;
 mod repository;
 mod run;
 mod run_event;
 mod task;
+mod task_update;
 mod text;
 pub mod timestamp;
 
 pub use artifact::*;
 pub use bulk::*;
 pub use change::*;
+pub use claim::*;
 pub use counts::*;
+pub use dependencies::*;
 pub use milestone::*;
 pub use project::*;
 pub use repository::*;
 pub use run::*;
 pub use run_event::*;
 pub use task::*;
+pub use task_update::*;
 pub use text::*;
 
 use crate::error::{ApiError, FieldError};

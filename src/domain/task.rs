@@ -2,9 +2,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::text::{description_schema, labels_schema, title_patch_schema, title_schema};
+use super::text::{description_schema, labels_schema, title_schema};
 use super::{
-    Description, ExternalId, JsonInteger, Label, TaskTitle, Validate, Validator, parse_id,
+    Dependencies, Description, ExternalId, JsonInteger, Label, TaskTitle, Validate, Validator,
+    parse_id,
 };
 
 // A task's status. Its names (`in_progress`) are spelled once, here, by the derives: serde for
@@ -67,7 +68,9 @@ impl PriorityScore {
     "title": "Add retry to the uploader", "description": "Found by the review step",
     "status": "open", "priority_score": 500, "external_id": "wf-123:create_tasks:0",
     "labels": ["backend"], "version": 1,
-    "created_at": "2026-11-28T12:00:00Z", "updated_at": "2026-11-28T12:00:00Z", "completed_at": null
+    "created_at": "2026-11-28T12:00:00Z", "updated_at": "2026-11-28T12:00:00Z", "completed_at": null,
+    "claimed_by": "agent-7", "claimed_at": "2026-11-28T12:05:00Z",
+    "claim_expires_at": "2026-11-28T12:10:00Z", "depends_on": [41], "blocked_by": 0
 }))]
 pub struct Task {
     pub id: i64,
@@ -91,6 +94,18 @@ pub struct Task {
     /// When the task last became `done`; null while it is not done.
     #[serde(serialize_with = "super::timestamp::serialize_option")]
     pub completed_at: Option<DateTime<Utc>>,
+    /// The worker holding the task's claim (see `tasks:claim`); null when unclaimed.
+    pub claimed_by: Option<String>,
+    #[serde(serialize_with = "super::timestamp::serialize_option")]
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// When the claim lapses unless extended by a heartbeat; a lapsed claim is claimable.
+    #[serde(serialize_with = "super::timestamp::serialize_option")]
+    pub claim_expires_at: Option<DateTime<Utc>>,
+    /// Tasks of the same project this one waits for: it is claimable only when all are `done`
+    /// or `archived`.
+    pub depends_on: Vec<i64>,
+    /// How many of `depends_on` are not finished yet.
+    pub blocked_by: i32,
 }
 
 impl Task {
@@ -132,6 +147,13 @@ pub struct TaskInput {
     /// Up to 50 labels of 1 to 100 characters; duplicates are dropped.
     #[schema(schema_with = labels_schema)]
     pub labels: Option<Vec<String>>,
+    /// Ids of tasks of the same project this one waits for (at most 100).
+    #[schema(value_type = Option<Vec<i64>>, max_items = 100)]
+    pub depends_on: Option<Vec<JsonInteger>>,
+    /// Tasks this one waits for, by external_id: items of the same bulk request or tasks
+    /// already in the project (at most 100). How a workflow posts a whole plan in one call.
+    #[schema(max_items = 100, value_type = Option<Vec<String>>)]
+    pub depends_on_external_ids: Option<Vec<String>>,
 }
 
 /// A validated task creation.
@@ -146,6 +168,7 @@ pub struct NewTask {
     pub parent_task_id: Option<i64>,
     pub run_id: Option<i64>,
     pub labels: Vec<Label>,
+    pub depends_on: Dependencies,
 }
 
 impl Validate for TaskInput {
@@ -164,6 +187,7 @@ impl Validate for TaskInput {
             v.check_optional("parent_task_id", self.parent_task_id, |id| parse_id(id.0));
         let run_id = v.check_optional("run_id", self.run_id, |id| parse_id(id.0));
         let labels = validate_labels(v, self.labels.unwrap_or_default());
+        let depends_on = Dependencies::validate(v, self.depends_on, self.depends_on_external_ids);
         Some(NewTask {
             title: title?,
             description: description?,
@@ -174,11 +198,12 @@ impl Validate for TaskInput {
             parent_task_id: parent_task_id?,
             run_id: run_id?,
             labels: labels?,
+            depends_on: depends_on?,
         })
     }
 }
 
-fn validate_labels(v: &mut Validator, raw: Vec<String>) -> Option<Vec<Label>> {
+pub(super) fn validate_labels(v: &mut Validator, raw: Vec<String>) -> Option<Vec<Label>> {
     if raw.len() > Label::MAX_PER_TASK {
         v.fail("labels", format!("at most {} labels", Label::MAX_PER_TASK));
         return None;
@@ -195,91 +220,3 @@ fn validate_labels(v: &mut Validator, raw: Vec<String>) -> Option<Vec<Label>> {
     valid.then_some(labels)
 }
 
-/// Body of `PATCH /projects/{project_id}/tasks/{task_id}`: only the fields present change;
-/// `null` clears a nullable field.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[schema(example = json!({"status": "in_progress", "expected_status": "open"}))]
-pub struct TaskPatch {
-    #[schema(schema_with = title_patch_schema)]
-    pub title: Option<String>,
-    #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(schema_with = description_schema)]
-    pub description: Option<Option<String>>,
-    pub status: Option<TaskStatus>,
-    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10000)]
-    pub priority_score: Option<JsonInteger>,
-    #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<i64>, minimum = 1)]
-    pub milestone_id: Option<Option<JsonInteger>>,
-    #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<i64>, minimum = 1)]
-    pub parent_task_id: Option<Option<JsonInteger>>,
-    #[serde(default, with = "::serde_with::rust::double_option")]
-    #[schema(value_type = Option<i64>, minimum = 1)]
-    pub run_id: Option<Option<JsonInteger>>,
-    #[schema(schema_with = labels_schema)]
-    pub labels: Option<Vec<String>>,
-    /// Apply the change only if the task's status is this one (else 409): how workers claim
-    /// work, e.g. `{"status": "in_progress", "expected_status": "open"}`.
-    pub expected_status: Option<TaskStatus>,
-}
-
-/// A validated change to a task; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
-pub struct TaskChanges {
-    pub title: Option<TaskTitle>,
-    pub description: Option<Option<Description>>,
-    pub status: Option<TaskStatus>,
-    pub priority_score: Option<PriorityScore>,
-    pub milestone_id: Option<Option<i64>>,
-    pub parent_task_id: Option<Option<i64>>,
-    pub run_id: Option<Option<i64>>,
-    pub labels: Option<Vec<Label>>,
-}
-
-/// A validated PATCH: the changes, and the status the task must have for them to apply.
-#[derive(Clone, Debug, Default)]
-pub struct TaskUpdate {
-    pub changes: TaskChanges,
-    pub expected_status: Option<TaskStatus>,
-}
-
-impl Validate for TaskPatch {
-    type Valid = TaskUpdate;
-    fn validate_into(self, v: &mut Validator) -> Option<TaskUpdate> {
-        let title = v.check_optional("title", self.title, TaskTitle::parse);
-        let description = v.check_optional("description", self.description, |d| {
-            d.map(Description::parse).transpose()
-        });
-        let priority_score = v.check_optional("priority_score", self.priority_score, |p| {
-            PriorityScore::parse(p.0)
-        });
-        let milestone_id = v.check_optional("milestone_id", self.milestone_id, |id| {
-            id.map(|id| parse_id(id.0)).transpose()
-        });
-        let parent_task_id = v.check_optional("parent_task_id", self.parent_task_id, |id| {
-            id.map(|id| parse_id(id.0)).transpose()
-        });
-        let run_id = v.check_optional("run_id", self.run_id, |id| {
-            id.map(|id| parse_id(id.0)).transpose()
-        });
-        let labels = match self.labels {
-            Some(raw) => validate_labels(v, raw).map(Some),
-            None => Some(None),
-        };
-        let changes = TaskChanges {
-            title: title?,
-            description: description?,
-            status: self.status,
-            priority_score: priority_score?,
-            milestone_id: milestone_id?,
-            parent_task_id: parent_task_id?,
-            run_id: run_id?,
-            labels: labels?,
-        };
-        Some(TaskUpdate {
-            changes,
-            expected_status: self.expected_status,
-        })
-    }
-}

@@ -61,6 +61,10 @@ pub fn name_schema() -> Object {
     one_line_schema(Name::MAX_CHARS, false)
 }
 
+pub fn worker_id_schema() -> Object {
+    one_line_schema(WorkerId::MAX_CHARS, false)
+}
+
 pub fn name_patch_schema() -> Object {
     one_line_schema(Name::MAX_CHARS, true)
 }
@@ -180,6 +184,20 @@ text_newtype!(
 );
 impl Name {
     pub const MAX_CHARS: usize = 200;
+    pub fn parse(value: String) -> Result<Self, String> {
+        check_text(&value, 1, Self::MAX_CHARS, false)?;
+        check_not_blank(&value)?;
+        Ok(Self(value))
+    }
+}
+
+text_newtype!(
+    /// Who holds a claim: an agent's own name for itself, 1 to 255 characters, not blank, one
+    /// line.
+    WorkerId
+);
+impl WorkerId {
+    pub const MAX_CHARS: usize = 255;
     pub fn parse(value: String) -> Result<Self, String> {
         check_text(&value, 1, Self::MAX_CHARS, false)?;
         check_not_blank(&value)?;

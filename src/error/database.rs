@@ -10,6 +10,10 @@ pub enum Reference {
     Milestone,
     ParentTask,
     Run,
+    /// A task named in `depends_on`.
+    Dependency,
+    /// A task named in `depends_on_external_ids`.
+    DependencyKey,
 }
 
 impl Reference {
@@ -19,6 +23,8 @@ impl Reference {
             Self::Milestone => "milestone_id",
             Self::ParentTask => "parent_task_id",
             Self::Run => "run_id",
+            Self::Dependency => "depends_on",
+            Self::DependencyKey => "depends_on_external_ids",
         }
     }
 
@@ -27,6 +33,8 @@ impl Reference {
             Self::Milestone => "milestone",
             Self::ParentTask => "task",
             Self::Run => "run",
+            Self::Dependency => "task",
+            Self::DependencyKey => "task",
         }
     }
 
@@ -45,7 +53,12 @@ impl Reference {
     pub fn unknown_at(self, item: &str) -> FieldError {
         FieldError::new(
             format!("{item}/{}", self.field()),
-            format!("no {} with this id in the project", self.noun()),
+            match self {
+                Self::DependencyKey => {
+                    "no task with this external_id in the project or the request".to_owned()
+                }
+                _ => format!("no {} with this id in the project", self.noun()),
+            },
         )
     }
 }

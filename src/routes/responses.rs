@@ -65,6 +65,19 @@ pub struct NotFound(pub Problem);
 )]
 pub struct Conflict(pub Problem);
 
+/// Another worker holds the task's claim, or nobody does any more (it lapsed and was claimed
+/// again, was released, or a status change cleared it): `not_claimant`.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/not-claimant",
+        "title": "Another worker holds the task's claim", "status": 409,
+        "detail": "the task's claim is held by `agent-9`", "code": "not_claimant"
+    })
+)]
+pub struct NotClaimant(pub Problem);
+
 /// `If-Match` names a version that is no longer current: re-read, then retry.
 #[derive(ToResponse)]
 #[response(

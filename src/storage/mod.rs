@@ -3,7 +3,7 @@
 //! Storage takes validated domain types and plain values (ids, keyset positions) and answers
 //! domain types; HTTP encodings (cursors, pointers, status codes) stay in `routes`.
 
-use crate::pool::Pool;
+use crate::pool::{Connection, Pool};
 
 pub mod artifacts;
 pub mod changes;
@@ -41,9 +41,19 @@ pub async fn ping(pool: &Pool) -> sqlx::Result<()> {
 /// Whether the tenant owns the project. Used on cold paths only (to tell "empty" from "not
 /// yours"); hot paths fold the tenant check into their one statement.
 pub async fn project_exists(pool: &Pool, tenant_id: i64, project_id: i64) -> sqlx::Result<bool> {
+    project_exists_on(&mut *pool.acquire().await?, tenant_id, project_id).await
+}
+
+/// [`project_exists`] on a connection already held (inside a transaction, or to not take a
+/// second connection from the pool).
+pub async fn project_exists_on(
+    connection: &mut Connection,
+    tenant_id: i64,
+    project_id: i64,
+) -> sqlx::Result<bool> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1 AND tenant_id = $2)")
         .bind(project_id)
         .bind(tenant_id)
-        .fetch_one(&mut *pool.acquire().await?)
+        .fetch_one(&mut *connection)
         .await
 }

@@ -6,7 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Tenant;
 use crate::domain::{
-    ExternalId, Label, PriorityScore, Task, TaskStatus, Validate, Validator, label_schema,
+    ExternalId, Label, PriorityScore, Task, TaskStatus, Validate, Validator, WorkerId,
+    label_schema,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::IfNoneMatch;
@@ -102,6 +103,14 @@ pub struct TaskListParams {
     pub priority_min: Option<i64>,
     #[param(minimum = 0, maximum = 10000)]
     pub priority_max: Option<i64>,
+    /// Tasks claimed by this worker (see `tasks:claim`).
+    #[param(min_length = 1, max_length = 255)]
+    pub claimed_by: Option<String>,
+    /// `true`: the tasks a claim of open tasks would take now: `open`, unclaimed, every
+    /// dependency `done` or `archived` (served, in the work-queue order, by an index of exactly
+    /// these tasks). Tasks whose lease lapsed are claimable too, but show as `in_progress`
+    /// until claimed again. `false`: all other tasks.
+    pub claimable: Option<bool>,
     #[param(inline)]
     pub sort: Option<TaskSort>,
     /// Page size, 1 to 1000 (default 100).
@@ -135,7 +144,10 @@ impl Validate for TaskListParams {
             self.external_id_prefix,
             ExternalId::parse,
         );
+        let claimed_by = v.check_optional("claimed_by", self.claimed_by, WorkerId::parse);
         Some(TaskFilter {
+            claimed_by: claimed_by?,
+            claimable: self.claimable,
             statuses: statuses?.unwrap_or_default(),
             milestone_id: self.milestone_id,
             parent_task_id: self.parent_task_id,

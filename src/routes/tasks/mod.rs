@@ -1,10 +1,13 @@
 //! Task handlers, by subject: creation (`creation`: one and bulk, idempotent by external_id),
-//! reading (`listing`: the list and one task) and conditional writes (`write`: PATCH, DELETE).
+//! reading (`listing`: the list and one task), conditional writes (`write`: PATCH, DELETE) and
+//! claims (`claims`: claim, heartbeat, release).
 
+mod claims;
 mod creation;
 mod listing;
 mod write;
 
+pub use claims::{claim, heartbeat, release};
 pub use creation::{create, create_bulk};
 pub use listing::{get, list};
 pub use write::{delete, update};
@@ -29,6 +32,10 @@ fn create_error(error: CreateError, item: impl Fn(usize) -> String) -> ApiError 
     match error {
         CreateError::ProjectNotFound => ApiError::NotFound("project"),
         CreateError::Contended => ApiError::Conflict(error.to_string()),
+        CreateError::Cycle(index) => ApiError::Conflict(format!(
+            "{}/depends_on_external_ids: the item would wait for itself through other items",
+            item(index)
+        )),
         CreateError::UnknownReferences(references) => ApiError::UnknownReference(
             references
                 .into_iter()

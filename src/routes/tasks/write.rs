@@ -11,7 +11,8 @@ use crate::routes::responses::{self as r, AuthenticatedErrors, BodyErrors};
 use crate::storage;
 use crate::storage::tasks::{Preconditions, Refusal};
 
-fn refused(refusal: Refusal, expected: Option<TaskStatus>) -> ApiError {
+/// A refused task write as an answer; `expected` is the status the request expected.
+pub(super) fn refused(refusal: Refusal, expected: Option<TaskStatus>) -> ApiError {
     match refusal {
         Refusal::StatusMismatch(actual) => ApiError::StatusMismatch {
             expected: expected
@@ -22,14 +23,27 @@ fn refused(refusal: Refusal, expected: Option<TaskStatus>) -> ApiError {
         },
         Refusal::VersionMismatch => ApiError::PreconditionFailed,
         Refusal::NotFound => ApiError::NotFound("task"),
+        Refusal::NotClaimant(holder) => ApiError::NotClaimant { holder },
+        Refusal::Cycle("parent_task_id") => {
+            ApiError::Conflict("parent_task_id would make the task its own ancestor".into())
+        }
+        Refusal::Cycle(field) => ApiError::Conflict(format!(
+            "{field} would make the task wait for itself, directly or through other tasks"
+        )),
+        Refusal::UnknownReference(reference) => {
+            ApiError::UnknownReference(vec![reference.unknown_at("")])
+        }
     }
 }
 
 /// Change a task. Only the fields present change; `null` clears a nullable field.
 ///
-/// `expected_status` makes the change conditional on the current status (409 otherwise): how
-/// workers claim tasks. `If-Match` with the ETag from a GET makes it conditional on nobody else
-/// having changed the task (412 otherwise).
+/// `expected_status` makes the change conditional on the current status (409 otherwise).
+/// `worker_id` makes it conditional on that worker holding the task's claim (409
+/// `not_claimant` otherwise); any status change clears the claim. `If-Match` with the ETag
+/// from a GET makes it conditional on nobody else having changed the task (412 otherwise).
+/// `depends_on` or `parent_task_id` that would close a cycle: 409 `conflict`, also when two
+/// concurrent changes would close one together.
 #[utoipa::path(
     operation_id = "update_task",
     tag = "tasks",
@@ -54,17 +68,10 @@ pub async fn update(
 ) -> ApiResult<HttpResponse> {
     let update = patch.validate()?;
     let (project_id, task_id) = (path.project_id, path.task_id);
-    if let Some(Some(parent_id)) = update.changes.parent_task_id
-        && storage::tasks::would_create_cycle(&pool, tenant.id, project_id, task_id, parent_id)
-            .await?
-    {
-        return Err(ApiError::Conflict(
-            "parent_task_id would make the task its own ancestor".into(),
-        ));
-    }
     let preconditions = Preconditions {
         status: update.expected_status,
         version: if_match.version,
+        worker: update.worker.as_ref(),
     };
     let task = storage::tasks::update(
         &pool,
@@ -99,8 +106,8 @@ pub async fn delete(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let preconditions = Preconditions {
-        status: None,
         version: if_match.version,
+        ..Preconditions::default()
     };
     storage::tasks::delete(
         &pool,

@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use super::{task_at, task_columns};
 use crate::domain::{NewTask, Task};
 use crate::error::Reference;
-use crate::pool::Pool;
+use crate::pool::{Connection, Pool};
 
 /// How often a creation is retried when the task holding its external_id vanishes between
 /// our INSERT and our SELECT (a concurrent DELETE): then the key is free again.
@@ -32,6 +32,9 @@ pub enum CreateError {
     /// Items (by their index in the call) naming an id the project does not hold.
     #[error("unknown references")]
     UnknownReferences(Vec<(usize, Reference)>),
+    /// The item at this index would wait for itself through items of the same request.
+    #[error("the tasks' dependencies form a cycle")]
+    Cycle(usize),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -47,6 +50,11 @@ pub async fn create(
     project_id: i64,
     task: &NewTask,
 ) -> Result<Created, CreateError> {
+    if !task.depends_on.is_empty() {
+        let mut created = super::planned::create_planned(pool, tenant_id, project_id, &[task]).await?;
+        return Ok(created.remove(0));
+    }
+    let mut connection = pool.acquire().await?;
     for _ in 0..CREATE_ATTEMPTS {
         // Whether the task was inserted now, and the task (or the one stored under its key).
         let row: Option<(bool, Task)> = sqlx::query(concat!(
@@ -81,7 +89,7 @@ pub async fn create(
         .bind(&task.labels)
         .bind(task.run_id)
         .try_map(|row: PgRow| Ok((row.try_get(0)?, task_at(&row, 1)?)))
-        .fetch_optional(&mut *pool.acquire().await?)
+        .fetch_optional(&mut *connection)
         .await
         .map_err(|error| unknown_reference(error, 0))?;
         if let Some((created, task)) = row {
@@ -95,13 +103,18 @@ pub async fn create(
             // Without a key nothing can conflict: the project was not found.
             return Err(CreateError::ProjectNotFound);
         };
-        let existing = find_by_external_ids(pool, tenant_id, project_id, &[external_id.as_str()])
-            .await?
-            .pop();
+        let existing = find_by_external_ids(
+            &mut connection,
+            tenant_id,
+            project_id,
+            &[external_id.as_str()],
+        )
+        .await?
+        .pop();
         if let Some(existing) = existing {
             return Ok(Created::Existing(existing));
         }
-        if !crate::storage::project_exists(pool, tenant_id, project_id).await? {
+        if !crate::storage::project_exists_on(&mut connection, tenant_id, project_id).await? {
             return Err(CreateError::ProjectNotFound);
         }
     }
@@ -117,8 +130,8 @@ fn unknown_reference(error: sqlx::Error, index: usize) -> CreateError {
     }
 }
 
-async fn find_by_external_ids(
-    pool: &Pool,
+pub(super) async fn find_by_external_ids(
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     external_ids: &[&str],
@@ -134,7 +147,7 @@ async fn find_by_external_ids(
     .bind(tenant_id)
     .bind(external_ids)
     .try_map(|row| task_at(&row, 0))
-    .fetch_all(&mut *pool.acquire().await?)
+    .fetch_all(&mut *connection)
     .await
 }
 
@@ -152,10 +165,16 @@ pub async fn create_many(
     project_id: i64,
     tasks: &[&NewTask],
 ) -> Result<Vec<Created>, CreateError> {
+    if tasks.iter().any(|task| !task.depends_on.is_empty()) {
+        return super::planned::create_planned(pool, tenant_id, project_id, tasks).await;
+    }
+    let mut connection = pool.acquire().await?;
+    let connection = &mut *connection;
     let mut results: Vec<Option<Created>> = (0..tasks.len()).map(|_| None).collect();
     let mut pending: Vec<usize> = (0..tasks.len()).collect();
     for _ in 0..CREATE_ATTEMPTS {
-        for (index, task) in insert_batch(pool, tenant_id, project_id, tasks, &pending).await? {
+        let inserted = insert_batch(connection, tenant_id, project_id, tasks, &pending, None).await?;
+        for (index, task) in inserted {
             results[index] = Some(Created::New(task));
         }
         pending.retain(|&index| results[index].is_none());
@@ -169,7 +188,7 @@ pub async fn create_many(
         // An item without a key was not inserted: the project is not (or no longer) there.
         let keys = keys.ok_or(CreateError::ProjectNotFound)?;
         let mut stored: HashMap<String, Task> =
-            find_by_external_ids(pool, tenant_id, project_id, &keys)
+            find_by_external_ids(connection, tenant_id, project_id, &keys)
                 .await?
                 .into_iter()
                 .filter_map(|task| Some((task.external_id.clone()?, task)))
@@ -184,7 +203,7 @@ pub async fn create_many(
         if pending.is_empty() {
             break;
         }
-        if !crate::storage::project_exists(pool, tenant_id, project_id).await? {
+        if !crate::storage::project_exists_on(connection, tenant_id, project_id).await? {
             return Err(CreateError::ProjectNotFound);
         }
     }
@@ -194,14 +213,26 @@ pub async fn create_many(
     Ok(results.into_iter().flatten().collect())
 }
 
+/// What a creation with dependencies decided before inserting an item: its id (drawn ahead, so
+/// that items can depend on each other) and its dependencies as ids, with how many are
+/// unfinished.
+#[derive(Clone, Debug)]
+pub(super) struct Planned {
+    pub id: i64,
+    pub depends_on: Vec<i64>,
+    pub blocked_by: i32,
+}
+
 /// One INSERT for the items at `indices`; returns (index, task) for the rows written.
-/// Ids are drawn with nextval() up front so each returned row can be matched to its item.
-async fn insert_batch(
-    pool: &Pool,
+/// Ids are drawn with nextval() up front (or planned) so each returned row can be matched to
+/// its item.
+pub(super) async fn insert_batch(
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     tasks: &[&NewTask],
     indices: &[usize],
+    plan: Option<&[Planned]>,
 ) -> Result<Vec<(usize, Task)>, CreateError> {
     let n = indices.len();
     let mut ordinals = Vec::with_capacity(n);
@@ -215,6 +246,17 @@ async fn insert_batch(
     let mut run_ids = Vec::with_capacity(n);
     // text[] cannot nest ragged arrays, so each item's labels travel as one JSON array.
     let mut labels = Vec::with_capacity(n);
+    // Only with a plan: ids drawn ahead, dependencies (as JSON arrays, like labels), counts.
+    let mut ids = Vec::new();
+    let mut depends_on = Vec::new();
+    let mut blocked_by = Vec::new();
+    if let Some(plan) = plan {
+        for &index in indices {
+            ids.push(plan[index].id);
+            depends_on.push(sqlx::types::Json(&plan[index].depends_on));
+            blocked_by.push(plan[index].blocked_by);
+        }
+    }
     for &index in indices {
         let task = tasks[index];
         ordinals.push(index as i32);
@@ -231,19 +273,23 @@ async fn insert_batch(
     // (the item's index, its task) for each row written.
     let rows: Result<Vec<(i32, Task)>, sqlx::Error> = sqlx::query(concat!(
         "WITH input AS MATERIALIZED (
-             SELECT nextval('tasks_id_seq') AS id, u.*
+             SELECT COALESCE(($13::bigint[])[u.n], nextval('tasks_id_seq')) AS id, u.*
              FROM UNNEST($3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
                          $9::bigint[], $10::bigint[], $11::jsonb[], $12::bigint[])
+                  WITH ORDINALITY
                   AS u(ordinal, title, description, status, priority_score, external_id,
-                       milestone_id, parent_task_id, labels, run_id)
+                       milestone_id, parent_task_id, labels, run_id, n)
          ), inserted AS (
              INSERT INTO tasks (project_id, id, title, description, status, priority_score,
                                 external_id, milestone_id, parent_task_id, labels, completed_at,
-                                run_id)
+                                run_id, depends_on, blocked_by)
              SELECT p.id, i.id, i.title, i.description, i.status, i.priority_score,
                     i.external_id, i.milestone_id, i.parent_task_id,
                     ARRAY(SELECT jsonb_array_elements_text(i.labels)),
-                    CASE WHEN i.status = 'done' THEN now() END, i.run_id
+                    CASE WHEN i.status = 'done' THEN now() END, i.run_id,
+                    COALESCE(ARRAY(SELECT jsonb_array_elements_text(($14::jsonb[])[i.n])::bigint),
+                             '{}'),
+                    COALESCE(($15::int[])[i.n], 0)
              FROM input i JOIN projects p ON p.id = $1 AND p.tenant_id = $2
              ORDER BY i.external_id COLLATE \"C\"
              ON CONFLICT (project_id, external_id) DO NOTHING
@@ -265,8 +311,11 @@ async fn insert_batch(
     .bind(&parent_ids)
     .bind(&labels)
     .bind(&run_ids)
+    .bind(&ids)
+    .bind(&depends_on)
+    .bind(&blocked_by)
     .try_map(|row: PgRow| Ok((row.try_get(0)?, task_at(&row, 1)?)))
-    .fetch_all(&mut *pool.acquire().await?)
+    .fetch_all(&mut *connection)
     .await;
     match rows {
         Ok(rows) => Ok(rows
@@ -278,7 +327,7 @@ async fn insert_batch(
             if constraint.and_then(Reference::from_constraint).is_none() {
                 return Err(error.into());
             }
-            let bad = unknown_references(pool, project_id, tasks, indices).await?;
+            let bad = unknown_references(connection, project_id, tasks, indices).await?;
             Err(CreateError::UnknownReferences(bad))
         }
     }
@@ -287,7 +336,7 @@ async fn insert_batch(
 /// Cold path after a foreign-key violation: which items name a milestone, parent task or run
 /// that the project does not have.
 async fn unknown_references(
-    pool: &Pool,
+    connection: &mut Connection,
     project_id: i64,
     tasks: &[&NewTask],
     indices: &[usize],
@@ -312,7 +361,7 @@ async fn unknown_references(
         .bind(&milestone_ids)
         .bind(&parent_ids)
         .bind(&run_ids)
-        .fetch_one(&mut *pool.acquire().await?)
+        .fetch_one(&mut *connection)
         .await?;
     let mut bad = Vec::new();
     for &index in indices {

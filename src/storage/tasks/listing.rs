@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::{task_at, task_columns};
-use crate::domain::{ExternalId, Label, Task, TaskStatus};
+use crate::domain::{ExternalId, Label, Task, TaskStatus, WorkerId};
 use crate::pool::Pool;
 use crate::storage::DATA_VERSION;
 use conditions::{push_after, push_conditions, push_keyed, push_narrow};
@@ -30,6 +30,10 @@ pub struct TaskFilter {
     pub external_id_prefix: Option<ExternalId>,
     pub priority_min: Option<i32>,
     pub priority_max: Option<i32>,
+    pub claimed_by: Option<WorkerId>,
+    /// `true`: tasks a claim of open tasks would take (open, unclaimed, every dependency
+    /// finished); `false`: all others.
+    pub claimable: Option<bool>,
 }
 
 /// Keyset position after which a page starts: the sort keys of the last row served.
@@ -113,6 +117,7 @@ pub async fn list(
     let narrow = if filter.parent_task_id.is_some()
         || filter.run_id.is_some()
         || filter.external_id.is_some()
+        || filter.claimed_by.is_some()
     {
         Narrow::Probed { walk_first: false }
     } else if filter.label.is_some() || filter.external_id_prefix.is_some() {

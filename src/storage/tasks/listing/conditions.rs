@@ -40,9 +40,19 @@ pub(super) fn push_keyed(query: &mut QueryBuilder<Postgres>, filter: &TaskFilter
     if let Some(max) = filter.priority_max {
         query.push(" AND priority_score <= ").push_bind(max);
     }
+    // Literal, so that the index of claimable tasks (a partial index) serves it.
+    match filter.claimable {
+        Some(true) => {
+            query.push(" AND status = 'open' AND blocked_by = 0 AND claimed_by IS NULL");
+        }
+        Some(false) => {
+            query.push(" AND NOT (status = 'open' AND blocked_by = 0 AND claimed_by IS NULL)");
+        }
+        None => {}
+    }
 }
 
-/// The narrow filters: parent, run, label, external_id and prefix.
+/// The narrow filters: parent, run, claimant, label, external_id and prefix.
 pub(super) fn push_narrow(query: &mut QueryBuilder<Postgres>, filter: &TaskFilter) {
     if let Some(parent_task_id) = filter.parent_task_id {
         query
@@ -51,6 +61,9 @@ pub(super) fn push_narrow(query: &mut QueryBuilder<Postgres>, filter: &TaskFilte
     }
     if let Some(run_id) = filter.run_id {
         query.push(" AND run_id = ").push_bind(run_id);
+    }
+    if let Some(worker) = &filter.claimed_by {
+        query.push(" AND claimed_by = ").push_bind(worker.clone());
     }
     if let Some(label) = &filter.label {
         query

@@ -1,0 +1,172 @@
+//! Claims: one statement picks the most urgent claimable task and claims it.
+//!
+//! `FOR UPDATE SKIP LOCKED`: a claimer passes over rows another claimer is taking and walks
+//! on, so claimers never wait on each other and never get the same task (a row it did lock is
+//! re-checked against the conditions on its latest version). A lapsed lease is free without
+//! any job: the second branch finds lapsed claims through their own small index.
+
+use super::write::explain_refusal;
+use super::{Preconditions, Refusal, task_at, task_columns};
+use crate::domain::{Claim, Lease, Task, TaskStatus, WorkerId};
+use crate::pool::Pool;
+
+/// The claim statement, with the condition a fresh (never claimed, or released) task meets.
+/// `pick` renames its columns so that `RETURNING` names only the task's.
+macro_rules! claim_statement {
+    ($fresh:literal) => {
+        concat!(
+            "WITH project AS MATERIALIZED (
+                 SELECT id FROM projects WHERE id = $1 AND tenant_id = $2
+             ), fresh AS (
+                 SELECT project_id, id, priority_score, created_at FROM tasks
+                 WHERE project_id = (SELECT id FROM project) AND ",
+            $fresh,
+            "     AND ($7::bigint IS NULL OR milestone_id = $7)
+                   AND ($8::bigint IS NULL OR run_id = $8)
+                   AND labels @> $9::text[]
+                 ORDER BY priority_score DESC, created_at, id
+                 LIMIT 1 FOR UPDATE SKIP LOCKED
+             ), lapsed AS (
+                 SELECT project_id, id, priority_score, created_at FROM tasks
+                 WHERE project_id = (SELECT id FROM project) AND $6::boolean
+                   AND claimed_by IS NOT NULL AND claim_expires_at <= now() AND blocked_by = 0
+                   AND ($7::bigint IS NULL OR milestone_id = $7)
+                   AND ($8::bigint IS NULL OR run_id = $8)
+                   AND labels @> $9::text[]
+                 ORDER BY priority_score DESC, created_at, id
+                 LIMIT 1 FOR UPDATE SKIP LOCKED
+             ), pick(pid, tid) AS (
+                 SELECT project_id, id FROM (SELECT * FROM fresh UNION ALL SELECT * FROM lapsed) c
+                 ORDER BY priority_score DESC, created_at, id LIMIT 1
+             ), claimed AS (
+                 UPDATE tasks SET status = 'in_progress', claimed_by = $4, claimed_at = now(),
+                        claim_expires_at = now() + make_interval(secs => $5),
+                        version = version + 1
+                 FROM pick WHERE project_id = pick.pid AND id = pick.tid
+                 RETURNING ",
+            task_columns!(),
+            "
+             )
+             SELECT EXISTS (SELECT 1 FROM project), claimed.* FROM (SELECT) one
+             LEFT JOIN claimed ON true"
+        )
+    };
+}
+
+/// Claims the most urgent claimable task for `claim.worker`: `None` when the tenant has no
+/// such project, `Some(None)` when nothing is claimable.
+#[tracing::instrument(skip(pool, claim), fields(worker = claim.worker.as_str()))]
+pub async fn claim(
+    pool: &Pool,
+    tenant_id: i64,
+    project_id: i64,
+    claim: &Claim,
+) -> sqlx::Result<Option<Option<Task>>> {
+    // The default claim is served by the index of open, unblocked tasks, which a planner can
+    // only use when the statement says `status = 'open'` literally.
+    let statement = if claim.open_only() {
+        claim_statement!(
+            "status = 'open' AND blocked_by = 0 AND claimed_by IS NULL AND $3::text[] IS NOT NULL"
+        )
+    } else {
+        claim_statement!("status = ANY($3) AND blocked_by = 0 AND claimed_by IS NULL")
+    };
+    let row = sqlx::query(statement)
+        .bind(project_id)
+        .bind(tenant_id)
+        .bind(&claim.statuses)
+        .bind(&claim.worker)
+        .bind(claim.lease.secs())
+        .bind(claim.statuses.contains(&TaskStatus::Open))
+        .bind(claim.milestone_id)
+        .bind(claim.run_id)
+        .bind(&claim.labels)
+        .fetch_one(&mut *pool.acquire().await?)
+        .await?;
+    use sqlx::Row;
+    if !row.try_get::<bool, _>(0)? {
+        return Ok(None);
+    }
+    if row.try_get::<Option<i64>, _>(1)?.is_none() {
+        return Ok(Some(None));
+    }
+    Ok(Some(Some(task_at(&row, 1)?)))
+}
+
+/// Extends the lease of `worker`'s claim to `lease` from now.
+#[tracing::instrument(skip(pool))]
+pub async fn heartbeat(
+    pool: &Pool,
+    tenant_id: i64,
+    project_id: i64,
+    id: i64,
+    worker: &WorkerId,
+    lease: Lease,
+) -> sqlx::Result<Result<Task, Refusal>> {
+    let updated = sqlx::query(concat!(
+        "UPDATE tasks SET claim_expires_at = now() + make_interval(secs => $5),
+                          version = version + 1
+         WHERE project_id = $1 AND id = $3 AND claimed_by = $4
+           AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)
+         RETURNING ",
+        task_columns!()
+    ))
+    .bind(project_id)
+    .bind(tenant_id)
+    .bind(id)
+    .bind(worker)
+    .bind(lease.secs())
+    .try_map(|row| task_at(&row, 0))
+    .fetch_optional(&mut *pool.acquire().await?)
+    .await?;
+    held_by(pool, tenant_id, project_id, id, worker, updated).await
+}
+
+/// Gives `worker`'s claim back: the task is `open` again, unclaimed.
+#[tracing::instrument(skip(pool))]
+pub async fn release(
+    pool: &Pool,
+    tenant_id: i64,
+    project_id: i64,
+    id: i64,
+    worker: &WorkerId,
+) -> sqlx::Result<Result<Task, Refusal>> {
+    let updated = sqlx::query(concat!(
+        "UPDATE tasks SET status = 'open', claimed_by = NULL, claimed_at = NULL,
+                          claim_expires_at = NULL, version = version + 1
+         WHERE project_id = $1 AND id = $3 AND claimed_by = $4
+           AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)
+         RETURNING ",
+        task_columns!()
+    ))
+    .bind(project_id)
+    .bind(tenant_id)
+    .bind(id)
+    .bind(worker)
+    .try_map(|row| task_at(&row, 0))
+    .fetch_optional(&mut *pool.acquire().await?)
+    .await?;
+    held_by(pool, tenant_id, project_id, id, worker, updated).await
+}
+
+/// The written task, or why nothing was written.
+async fn held_by(
+    pool: &Pool,
+    tenant_id: i64,
+    project_id: i64,
+    id: i64,
+    worker: &WorkerId,
+    updated: Option<Task>,
+) -> sqlx::Result<Result<Task, Refusal>> {
+    if let Some(task) = updated {
+        return Ok(Ok(task));
+    }
+    let preconditions = Preconditions {
+        worker: Some(worker),
+        ..Preconditions::default()
+    };
+    let mut connection = pool.acquire().await?;
+    explain_refusal(&mut connection, tenant_id, project_id, id, preconditions)
+        .await
+        .map(Err)
+}
