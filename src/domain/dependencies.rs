@@ -128,7 +128,11 @@ mod tests {
 
     #[test]
     fn a_plan_without_loops_has_no_cycle() {
-        let items = [task("a", &[]), task("b", &["a"]), task("c", &["a", "b", "stored"])];
+        let items = [
+            task("a", &[]),
+            task("b", &["a"]),
+            task("c", &["a", "b", "stored"]),
+        ];
         let refs: Vec<&NewTask> = items.iter().collect();
         assert_eq!(dependency_cycle(&refs), None);
     }

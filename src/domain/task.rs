@@ -219,4 +219,3 @@ pub(super) fn validate_labels(v: &mut Validator, raw: Vec<String>) -> Option<Vec
     }
     valid.then_some(labels)
 }
-

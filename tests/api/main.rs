@@ -4,8 +4,10 @@
 mod artifacts;
 mod bulk;
 mod changes;
+mod claims;
 mod conditional;
 mod counts;
+mod dependencies;
 mod events;
 mod feed_access;
 mod feed_guarantees;

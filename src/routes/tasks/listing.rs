@@ -6,8 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Tenant;
 use crate::domain::{
-    ExternalId, Label, PriorityScore, Task, TaskStatus, Validate, Validator, WorkerId,
-    label_schema,
+    ExternalId, Label, PriorityScore, Task, TaskStatus, Validate, Validator, WorkerId, label_schema,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::IfNoneMatch;

@@ -51,7 +51,8 @@ pub async fn create(
     task: &NewTask,
 ) -> Result<Created, CreateError> {
     if !task.depends_on.is_empty() {
-        let mut created = super::planned::create_planned(pool, tenant_id, project_id, &[task]).await?;
+        let mut created =
+            super::planned::create_planned(pool, tenant_id, project_id, &[task]).await?;
         return Ok(created.remove(0));
     }
     let mut connection = pool.acquire().await?;
@@ -173,7 +174,8 @@ pub async fn create_many(
     let mut results: Vec<Option<Created>> = (0..tasks.len()).map(|_| None).collect();
     let mut pending: Vec<usize> = (0..tasks.len()).collect();
     for _ in 0..CREATE_ATTEMPTS {
-        let inserted = insert_batch(connection, tenant_id, project_id, tasks, &pending, None).await?;
+        let inserted =
+            insert_batch(connection, tenant_id, project_id, tasks, &pending, None).await?;
         for (index, task) in inserted {
             results[index] = Some(Created::New(task));
         }

@@ -11,9 +11,9 @@ mod listing;
 mod planned;
 mod write;
 
+pub use claims::{claim, heartbeat, release};
 pub use creation::{CreateError, Created, create, create_many};
 pub use listing::{After, Listed, TaskFilter, TaskOrder, list};
-pub use claims::{claim, heartbeat, release};
 pub use write::{Preconditions, Refusal, delete, update};
 
 use sqlx::Row;

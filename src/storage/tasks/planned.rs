@@ -43,8 +43,17 @@ pub async fn create_planned(
                 return Err(CreateError::UnknownReferences(unknown));
             }
         };
-        let new: Vec<usize> = (0..tasks.len()).filter(|&i| plan.stored[i].is_none()).collect();
-        let inserted = insert_batch(&mut tx, tenant_id, project_id, tasks, &new, Some(&plan.items));
+        let new: Vec<usize> = (0..tasks.len())
+            .filter(|&i| plan.stored[i].is_none())
+            .collect();
+        let inserted = insert_batch(
+            &mut tx,
+            tenant_id,
+            project_id,
+            tasks,
+            &new,
+            Some(&plan.items),
+        );
         let inserted = match inserted.await {
             Ok(inserted) => inserted,
             Err(error) => {
@@ -65,16 +74,19 @@ pub async fn create_planned(
             .filter(|&i| plan.stored[i].is_some())
             .filter_map(|i| tasks[i].external_id.as_ref().map(|k| k.as_str()))
             .collect();
-        let mut stored: HashMap<String, _> = find_by_external_ids(&mut tx, tenant_id, project_id, &keys)
-            .await?
-            .into_iter()
-            .filter_map(|task| Some((task.external_id.clone()?, task)))
-            .collect();
+        let mut stored: HashMap<String, _> =
+            find_by_external_ids(&mut tx, tenant_id, project_id, &keys)
+                .await?
+                .into_iter()
+                .filter_map(|task| Some((task.external_id.clone()?, task)))
+                .collect();
         tx.commit().await?;
         for (index, result) in results.iter_mut().enumerate() {
             if result.is_none() {
                 let key = tasks[index].external_id.as_ref().map(|k| k.as_str());
-                *result = key.and_then(|key| stored.remove(key)).map(Created::Existing);
+                *result = key
+                    .and_then(|key| stored.remove(key))
+                    .map(Created::Existing);
             }
         }
         if results.iter().all(Option::is_some) {
@@ -98,7 +110,10 @@ async fn plan(
     project_id: i64,
     tasks: &[&NewTask],
 ) -> Result<Result<Plan, Vec<(usize, Reference)>>, CreateError> {
-    let ids: Vec<i64> = tasks.iter().flat_map(|t| t.depends_on.ids.iter().copied()).collect();
+    let ids: Vec<i64> = tasks
+        .iter()
+        .flat_map(|t| t.depends_on.ids.iter().copied())
+        .collect();
     // The request's own keys too: an item whose key is stored is skipped, and its dependents
     // wait for the stored task.
     let keys: Vec<&str> = tasks
@@ -117,12 +132,11 @@ async fn plan(
         .map(|t| Some(by_key.get(t.external_id.as_ref()?.as_str())?.0))
         .collect();
     let fresh = stored.iter().filter(|s| s.is_none()).count();
-    let mut drawn: Vec<i64> = sqlx::query_scalar(
-        "SELECT nextval('tasks_id_seq') FROM generate_series(1, $1)",
-    )
-    .bind(fresh as i64)
-    .fetch_all(&mut **tx)
-    .await?;
+    let mut drawn: Vec<i64> =
+        sqlx::query_scalar("SELECT nextval('tasks_id_seq') FROM generate_series(1, $1)")
+            .bind(fresh as i64)
+            .fetch_all(&mut **tx)
+            .await?;
     drawn.reverse();
     // Per request key: the id it will have and whether it starts finished.
     let mut request: HashMap<&str, (i64, bool)> = HashMap::new();
@@ -134,7 +148,9 @@ async fn plan(
         };
         item_ids.push(id);
         if let (None, Some(key)) = (stored, &task.external_id) {
-            request.entry(key.as_str()).or_insert((id, finished(task.status)));
+            request
+                .entry(key.as_str())
+                .or_insert((id, finished(task.status)));
         }
     }
     let mut unknown = Vec::new();

@@ -47,7 +47,16 @@ pub async fn update(
 ) -> sqlx::Result<Result<Task, Refusal>> {
     let mut connection = pool.acquire().await?;
     if !changes.moves_in_graph() {
-        return update_on(&mut connection, tenant_id, project_id, id, changes, None, preconditions).await;
+        return update_on(
+            &mut connection,
+            tenant_id,
+            project_id,
+            id,
+            changes,
+            None,
+            preconditions,
+        )
+        .await;
     }
     let mut tx = Transaction::begin(&mut connection).await?;
     let result = update_in_graph(&mut tx, tenant_id, project_id, id, changes, preconditions).await;
@@ -92,7 +101,16 @@ async fn update_in_graph(
         }
         blocked_by = Some(locked.iter().filter(|(_, _, s)| !finished(*s)).count() as i32);
     }
-    update_on(tx, tenant_id, project_id, id, changes, blocked_by, preconditions).await
+    update_on(
+        tx,
+        tenant_id,
+        project_id,
+        id,
+        changes,
+        blocked_by,
+        preconditions,
+    )
+    .await
 }
 
 /// The UPDATE itself: one statement, conditional on the preconditions. A status change clears
