@@ -70,6 +70,7 @@ import urllib.parse
 import urllib.request
 from http.client import HTTPConnection
 
+import claims
 import events
 import feed
 
@@ -94,7 +95,8 @@ STATUS_OF_G = ("(ARRAY['open', 'open', 'open', 'in_progress', 'in_review', 'bloc
                "'archived'])[1 + abs(hashint4(g)) % 10]")
 
 TASK_COLUMNS = ("id, project_id, milestone_id, parent_task_id, title, description, status, "
-                "priority_score, external_id, labels, version, created_at, updated_at, completed_at, run_id")
+                "priority_score, external_id, labels, version, created_at, updated_at, completed_at, run_id, "
+                "claimed_by, claimed_at, claim_expires_at, depends_on, blocked_by")
 
 
 def pg_bin():
@@ -255,9 +257,10 @@ def write_scripts(workdir):
         "AS priority_score, 'pg:' || :base || ':' || g AS external_id, NULL::bigint AS milestone_id, "
         "NULL::bigint AS parent_task_id, '[]'::jsonb AS labels FROM generate_series(1, :n) g), "
         "inserted AS (INSERT INTO tasks (project_id, id, title, description, status, priority_score, "
-        "external_id, milestone_id, parent_task_id, labels, completed_at) SELECT p.id, i.id, i.title, "
-        "i.description, i.status, i.priority_score, i.external_id, i.milestone_id, i.parent_task_id, "
-        "ARRAY(SELECT jsonb_array_elements_text(i.labels)), CASE WHEN i.status = 'done' THEN now() END "
+        "external_id, milestone_id, parent_task_id, labels, completed_at, depends_on, blocked_by) SELECT p.id, "
+        "i.id, i.title, i.description, i.status, i.priority_score, i.external_id, i.milestone_id, i.parent_task_id, "
+        "ARRAY(SELECT jsonb_array_elements_text(i.labels)), CASE WHEN i.status = 'done' THEN now() END, "
+        "'{}'::bigint[], 0 "
         "FROM input i JOIN projects p ON p.id = :project AND p.tenant_id = :tenant "
         "ORDER BY i.external_id COLLATE \"C\" ON CONFLICT (project_id, external_id) DO NOTHING "
         f"RETURNING {TASK_COLUMNS}) SELECT i.ordinal, inserted.* FROM inserted JOIN input i USING (id);\n")
@@ -308,6 +311,8 @@ def write_scripts(workdir):
         "summary.sql": summary,
         # storage::run_events::insert, copied in bench/events.py (checked against the source).
         "events.sql": events.script(),
+        # storage::tasks::claim, then the PATCH that finishes the task (bench/claims.py).
+        "claims.sql": claims.script(TASK_COLUMNS),
     }
     out = {}
     for name, text in scripts.items():
@@ -574,6 +579,8 @@ def main():
         etag = http("GET", list_path, key, headers=True)[1]["ETag"]
         # The run events case (bench/events.py): a project of its own, its runs.
         ev = events.setup(http, key, cluster)
+        # The claims case (bench/claims.py): a project of open tasks to claim.
+        claim_project = claims.setup(http, key, cluster)
         scripts = write_scripts(workdir)
         env = {"TASKDASH_KEY": key}
         variables = {"project": project, "tenant": tenant, "lproject": list_project, "limit": 101}
@@ -596,6 +603,7 @@ def main():
             ("list100 304 c16", "304", list_path, 16, "data_version.sql", {}),
             ("summary c16", "get", f"/projects/{list_project}/summary", 16, "summary.sql", {}),
             *events.scenarios(ev),
+            *claims.scenarios(claim_project),
         ]
         rows = []
         for name, mode, path, connections, sql, extra in scenarios:
@@ -605,6 +613,8 @@ def main():
                         "IF_NONE_MATCH": etag}
             # The rows a round writes: run events for the events scenarios, tasks for the others.
             # The events scenarios run one wrk thread per connection (see bench/events.py).
+            if mode == "claim":
+                load_env.update(claims.load_env(claim_project))
             if mode == "events":
                 load_env.update(events.load_env(extra))
                 count, threads = (lambda: events.count(cluster, ev)), connections
@@ -614,6 +624,9 @@ def main():
             for _ in range(ROUNDS):
                 before, cpu_before = count(), cpu_seconds(server.pid)
                 server_result = wrk(mode, path, connections, load_env, threads)
+                if mode == "claim":
+                    # Two requests per cycle (claim, finish); the ceiling's transaction is a cycle.
+                    server_result["throughput"] /= 2
                 server_result["cpu_us_per_request"] = ((cpu_seconds(server.pid) - cpu_before) * 1e6
                                                        / max(server_result["requests"], 1))
                 server_result["rows_written"] = count() - before

@@ -8,6 +8,9 @@
 --           run EVENT_RUN_FIRST + (thread - 1) % EVENT_RUNS of project EVENT_PROJECT: bench.py
 --           runs one thread per connection here, so each connection keeps its run
 --   get     GET the URL given to wrk (a list page, the summary)
+--   claim   agents: POST the claim URL given to wrk as worker `prefix`; each claimed task's id
+--           is queued and the thread's next request finishes it (PATCH status done with the
+--           same worker_id) before it claims again (project CLAIM_PROJECT; see bench/claims.py)
 --   304     GET the URL given to wrk with `If-None-Match: $IF_NONE_MATCH`: every answer must be
 --           a 304; done() prints `non-304: N` (wrk itself counts only statuses >= 400)
 -- The API key comes from TASKDASH_KEY. wrk counts non-2xx answers; bench.py checks in the
@@ -46,6 +49,16 @@ function init(args)
     wrk.method = "POST"
     wrk.headers["Content-Type"] = "application/json"
   end
+  if mode == "claim" then
+    claimed = {}
+    tasks_path = string.format("/projects/%s/tasks/", os.getenv("CLAIM_PROJECT"))
+    -- A claim answers the task `in_progress`; a finished one is `done`: queue only the former.
+    response = function(status, headers, body)
+      if status == 200 and string.find(body, '"status":"in_progress"', 1, true) then
+        table.insert(claimed, string.match(body, '^{"id":(%d+)'))
+      end
+    end
+  end
 end
 
 local function task(title, key, priority)
@@ -61,6 +74,13 @@ function request()
   local body
   if mode == "get" or mode == "304" then
     return wrk.format()
+  elseif mode == "claim" then
+    local id = table.remove(claimed)
+    if id then
+      return wrk.format("PATCH", tasks_path .. id, nil,
+                        string.format('{"status":"done","worker_id":"%s"}', prefix))
+    end
+    return wrk.format("POST", nil, nil, string.format('{"worker_id":"%s"}', prefix))
   elseif mode == "rerun" then
     body = task("re-run", string.format("rerun:%d", math.random(1, 5000)), 1)
   elseif mode == "storm" then

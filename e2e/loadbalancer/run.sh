@@ -6,6 +6,9 @@
 #   sigkill   SIGKILL a replica under load; clients retry like the workflow client
 #   pgrestart restart PostgreSQL under load: 503s meanwhile, replicas recover by themselves
 #   rolling   SIGTERM each replica in turn under load: zero failed requests
+#   claims    32 agents claim and finish 1000 tasks while a replica is SIGKILLed: every task
+#             done, no claim answered with a task another agent still held (claims.py)
+#   claimkill an agent SIGKILLed holding a task: claimed again after its lease, not before
 #   feed      SSE subscribers through nginx while writers hit all replicas; one subscriber's
 #             replica is SIGKILLed and it resumes with Last-Event-ID: every change exactly
 #             once, in order, as in GET /changes and the tasks table (feed.py)
@@ -22,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 binary=$(realpath "${1:-target/release/taskdash}")
 shift || true
-scenarios=("${@:-storm sigkill pgrestart rolling feed feedrolling feeddeleted feedpg}")
+scenarios=("${@:-storm sigkill pgrestart rolling claims claimkill feed feedrolling feeddeleted feedpg}")
 scenarios=(${scenarios[*]})
 
 export LB_DIR; LB_DIR=$(mktemp -d /tmp/taskdash-lb-XXXXXX)
@@ -126,7 +129,7 @@ status=0
 for scenario in "${scenarios[@]}"; do
     echo "==> $scenario"
     if [ "$scenario" = throughput ]; then throughput; continue; fi
-    case $scenario in feed*) script=feed.py ;; *) script=driver.py ;; esac
+    case $scenario in feed*) script=feed.py ;; claim*) script=claims.py ;; *) script=driver.py ;; esac
     started=$SECONDS
     timeout 300 python3 "e2e/loadbalancer/$script" "$scenario" || status=1
     echo "    ($scenario: $((SECONDS - started)) s)"
