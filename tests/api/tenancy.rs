@@ -124,9 +124,11 @@ async fn another_tenant_gets_404_on_every_route_of_a_project_it_does_not_own() {
     let run_path = format!("/projects/{project}/runs/{}", run["id"]);
     let repository_path = format!("/projects/{project}/repositories/{}", repository["id"]);
     let milestone_path = format!("/projects/{project}/milestones/{}", milestone["id"]);
-    // A parent_task_id too: the ancestor check must not tell an intruder the task exists.
+    // A parent_task_id and depends_on too: the graph checks must not tell an intruder the
+    // task exists.
     let body = json!({"title": "x", "name": "x", "slug": "x", "external_id": "k", "parent_task_id": task["id"],
-                      "workflow_type": "w", "url": "https://h.io/a/c", "event_id": "e", "event_type": "t"});
+                      "workflow_type": "w", "url": "https://h.io/a/c", "event_id": "e", "event_type": "t",
+                      "worker_id": "w", "depends_on": [task["id"]]});
     let routes = [
         (Method::GET, format!("/projects/{project}")),
         (Method::PATCH, format!("/projects/{project}")),
@@ -167,6 +169,9 @@ async fn another_tenant_gets_404_on_every_route_of_a_project_it_does_not_own() {
         (Method::DELETE, repository_path),
         (Method::GET, task_path.clone()),
         (Method::PATCH, task_path.clone()),
+        (Method::POST, format!("/projects/{project}/tasks:claim")),
+        (Method::POST, format!("{task_path}:heartbeat")),
+        (Method::POST, format!("{task_path}:release")),
         (Method::DELETE, task_path),
     ];
     for (method, path) in routes {
