@@ -120,6 +120,11 @@ pub struct ServeSettings {
     #[arg(long, env = "TASKDASH_CHANGES_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
     pub changes_retention: Duration,
 
+    /// How long an `Idempotency-Key` and its first response are kept (`24h`, `7d`, `90m`): a
+    /// retry with the key within this time gets the first response again.
+    #[arg(long, env = "TASKDASH_IDEMPOTENCY_KEY_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub idempotency_key_ttl: Duration,
+
     /// Seconds between keep-alive comments on an idle event stream (proxies close silent ones).
     #[arg(long, env = "TASKDASH_EVENTS_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub events_heartbeat_secs: u64,

@@ -28,6 +28,8 @@ pub enum ErrorCode {
     StatusMismatch,
     NotClaimant,
     PreconditionFailed,
+    IdempotencyKeyReused,
+    IdempotencyKeyInFlight,
     PayloadTooLarge,
     UnsupportedMediaType,
     CursorExpired,
@@ -46,6 +48,8 @@ impl ErrorCode {
                 StatusCode::CONFLICT
             }
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::CursorExpired => StatusCode::GONE,
@@ -66,6 +70,8 @@ impl ErrorCode {
             Self::StatusMismatch => "The task's status is not the expected one",
             Self::NotClaimant => "Another worker holds the task's claim",
             Self::PreconditionFailed => "The resource changed since it was read",
+            Self::IdempotencyKeyReused => "The idempotency key was used for another request",
+            Self::IdempotencyKeyInFlight => "A request with this idempotency key is in progress",
             Self::PayloadTooLarge => "The request body is too large",
             Self::UnsupportedMediaType => "Unsupported content type",
             Self::CursorExpired => "The cursor is older than the kept changes",
@@ -146,6 +152,10 @@ pub enum ApiError {
     NotClaimant { holder: Option<String> },
     #[error("the task changed since it was read (If-Match does not match the current ETag)")]
     PreconditionFailed,
+    #[error("this Idempotency-Key was used for another request (method, path or body differ)")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still running; retry after it")]
+    IdempotencyKeyInFlight,
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -200,6 +210,8 @@ impl ApiError {
             Self::StatusMismatch { .. } => ErrorCode::StatusMismatch,
             Self::NotClaimant { .. } => ErrorCode::NotClaimant,
             Self::PreconditionFailed => ErrorCode::PreconditionFailed,
+            Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            Self::IdempotencyKeyInFlight => ErrorCode::IdempotencyKeyInFlight,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Self::CursorExpired { .. } => ErrorCode::CursorExpired,
@@ -254,7 +266,8 @@ impl ResponseError for ApiError {
             Self::Unavailable
             | Self::DatabaseUnavailable(_)
             | Self::ShuttingDown
-            | Self::TooManyStreams => {
+            | Self::TooManyStreams
+            | Self::IdempotencyKeyInFlight => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             Self::MethodNotAllowed { allow } => {

@@ -20,26 +20,34 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type_ok = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<mime::Mime>().ok())
-            .is_some_and(|mime| {
-                mime.type_() == mime::APPLICATION
-                    && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
-            });
-        let body = Bytes::from_request(req, payload);
-        Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::UnsupportedMediaType(
-                    "the body must be JSON, sent with `Content-Type: application/json`".into(),
-                ));
-            }
-            let bytes = body.await.map_err(payload_error)?;
-            parse_json(&bytes).map(Json)
-        })
+        let body = json_body(req, payload);
+        Box::pin(async move { parse_json(&body.await?).map(Json) })
     }
+}
+
+/// A JSON body's bytes: refused unless sent as JSON, and within the configured size limit.
+pub fn json_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> LocalBoxFuture<'static, Result<Bytes, ApiError>> {
+    let content_type_ok = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime::Mime>().ok())
+        .is_some_and(|mime| {
+            mime.type_() == mime::APPLICATION
+                && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+        });
+    let body = Bytes::from_request(req, payload);
+    Box::pin(async move {
+        if !content_type_ok {
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be JSON, sent with `Content-Type: application/json`".into(),
+            ));
+        }
+        body.await.map_err(payload_error)
+    })
 }
 
 /// Every body of this API is a JSON object. serde would also read a struct from an array of

@@ -38,6 +38,8 @@ pub struct Connection {
     /// Set when a statement failed at the connection level (I/O, protocol): the connection is
     /// discarded rather than handed out again.
     broken: bool,
+    /// How many [`Transaction`]s are open on it (beyond the first, each is a savepoint).
+    depth: u32,
 }
 
 /// A connection borrowed from the pool; it goes back when dropped.
@@ -55,7 +57,11 @@ impl managed::Manager for Connector {
 
     async fn create(&self) -> Result<Connection, sqlx::Error> {
         let raw = PgConnection::connect_with(&self.options).await?;
-        Ok(Connection { raw, broken: false })
+        Ok(Connection {
+            raw,
+            broken: false,
+            depth: 0,
+        })
     }
 
     async fn recycle(
@@ -77,9 +83,12 @@ impl managed::Manager for Connector {
 }
 
 /// A transaction on a pooled connection: `BEGIN` now, `COMMIT` with [`Transaction::commit`],
-/// `ROLLBACK` with [`Transaction::rollback`]. Dropped without either (the request was
-/// cancelled mid-way), the connection is discarded instead of reused, which makes PostgreSQL
-/// roll the transaction back. Statements run through it (`&mut *tx`) are noted like any other.
+/// `ROLLBACK` with [`Transaction::rollback`]. Begun inside another one (a storage function
+/// that needs a transaction, called inside an idempotent request's), it is a savepoint of the
+/// outer one, so everything still commits or rolls back together. Dropped without either (the
+/// request was cancelled mid-way), the connection is discarded instead of reused, which makes
+/// PostgreSQL roll the transaction back. Statements run through it (`&mut *tx`) are noted like
+/// any other.
 pub struct Transaction<'c> {
     connection: &'c mut Connection,
     open: bool,
@@ -87,7 +96,14 @@ pub struct Transaction<'c> {
 
 impl<'c> Transaction<'c> {
     pub async fn begin(connection: &'c mut Connection) -> sqlx::Result<Self> {
-        sqlx::raw_sql("BEGIN").execute(&mut *connection).await?;
+        let statement = match connection.depth {
+            0 => "BEGIN".to_owned(),
+            depth => format!("SAVEPOINT nested_{depth}"),
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *connection)
+            .await?;
+        connection.depth += 1;
         Ok(Self {
             connection,
             open: true,
@@ -95,17 +111,25 @@ impl<'c> Transaction<'c> {
     }
 
     pub async fn commit(mut self) -> sqlx::Result<()> {
-        self.finish("COMMIT").await
+        self.finish(true).await
     }
 
     pub async fn rollback(mut self) -> sqlx::Result<()> {
-        self.finish("ROLLBACK").await
+        self.finish(false).await
     }
 
-    async fn finish(&mut self, statement: &'static str) -> sqlx::Result<()> {
-        sqlx::raw_sql(statement)
+    async fn finish(&mut self, commit: bool) -> sqlx::Result<()> {
+        let depth = self.connection.depth - 1;
+        let statement = match (depth, commit) {
+            (0, true) => "COMMIT".to_owned(),
+            (0, false) => "ROLLBACK".to_owned(),
+            (depth, true) => format!("RELEASE SAVEPOINT nested_{depth}"),
+            (depth, false) => format!("ROLLBACK TO SAVEPOINT nested_{depth}"),
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
             .execute(&mut *self.connection)
             .await?;
+        self.connection.depth = depth;
         self.open = false;
         Ok(())
     }
@@ -268,7 +292,7 @@ impl<'c> Executor<'c> for &'c mut Connection {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        let Connection { raw, broken } = self;
+        let Connection { raw, broken, .. } = self;
         Box::pin(
             raw.fetch_many(query)
                 .inspect_err(move |error| note_failure(broken, error)),
@@ -280,7 +304,7 @@ impl<'c> Executor<'c> for &'c mut Connection {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        let Connection { raw, broken } = self;
+        let Connection { raw, broken, .. } = self;
         raw.fetch_optional(query)
             .inspect_err(move |error| note_failure(broken, error))
             .boxed()
@@ -294,7 +318,7 @@ impl<'c> Executor<'c> for &'c mut Connection {
     where
         'c: 'e,
     {
-        let Connection { raw, broken } = self;
+        let Connection { raw, broken, .. } = self;
         raw.prepare_with(sql, parameters)
             .inspect_err(move |error| note_failure(broken, error))
             .boxed()
@@ -304,7 +328,7 @@ impl<'c> Executor<'c> for &'c mut Connection {
     where
         'c: 'e,
     {
-        let Connection { raw, broken } = self;
+        let Connection { raw, broken, .. } = self;
         raw.describe(sql)
             .inspect_err(move |error| note_failure(broken, error))
             .boxed()

@@ -18,6 +18,7 @@ use crate::configuration::ServeSettings;
 use crate::error::ApiError;
 use crate::feed::{Feed, FeedSettings};
 use crate::pool::{Pool, Pools};
+use crate::routes::idempotency::KeyTtl;
 use crate::state::{Draining, Limits};
 use crate::telemetry;
 use crate::{extract, openapi, routes};
@@ -67,6 +68,7 @@ impl Application {
         let key_cache =
             web::Data::new(KeyCache::new(Duration::from_secs(settings.auth_cache_secs)));
         let draining_data = web::Data::new(draining.clone());
+        let key_ttl = web::Data::new(KeyTtl(settings.idempotency_key_ttl));
         telemetry::metrics();
         let server = HttpServer::new(move || {
             App::new()
@@ -81,6 +83,7 @@ impl Application {
                 .app_data(limits.clone())
                 .app_data(draining_data.clone())
                 .app_data(key_cache.clone())
+                .app_data(key_ttl.clone())
                 .app_data(feed.clone())
                 .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(extract::configure)
@@ -166,6 +169,7 @@ fn cors(origins: &[String]) -> Cors {
             header::IF_MATCH,
             header::IF_NONE_MATCH,
             header::HeaderName::from_static("last-event-id"),
+            header::HeaderName::from_static("idempotency-key"),
             header::HeaderName::from_static("x-request-id"),
         ])
         .expose_headers([

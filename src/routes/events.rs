@@ -15,9 +15,9 @@ use super::responses::{self as r, AuthenticatedErrors, BodyErrors};
 use crate::auth::{StreamReader, Tenant, generate_stream_token};
 use crate::domain::{JsonInteger, Position, parse_id};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
 use crate::feed::{Feed, FeedEvent, follow};
 use crate::pool::Pool;
+use crate::routes::idempotency::{self, IdempotencyKeyHeader, IdempotentJson};
 use crate::storage::{self, changes::Scope};
 
 /// How long a stream token may be used to open a stream.
@@ -189,6 +189,7 @@ pub struct StreamToken {
 #[utoipa::path(
     operation_id = "create_stream_token",
     tag = "changes",
+    params(IdempotencyKeyHeader),
     request_body = StreamTokenInput,
     responses(
         (status = 201, description = "The token", body = StreamToken),
@@ -200,20 +201,34 @@ pub struct StreamToken {
 pub async fn create_token(
     tenant: Tenant,
     pool: web::Data<Pool>,
-    body: Json<StreamTokenInput>,
+    input: IdempotentJson<StreamTokenInput>,
 ) -> ApiResult<HttpResponse> {
-    let project_id = body
-        .0
+    let project_id = input
+        .body
         .project_id
         .map(|id| parse_id(id.0).map_err(|detail| ApiError::field("/project_id", detail)))
         .transpose()?;
-    let (token, hash) = generate_stream_token();
-    let expires_at = storage::stream_tokens::create(&pool, tenant.id, project_id, &hash, TOKEN_TTL)
-        .await?
-        .ok_or(ApiError::NotFound("project"))?;
-    Ok(HttpResponse::Created().json(StreamToken {
-        token,
-        expires_at,
-        project_id,
-    }))
+    let tenant_id = tenant.id;
+    idempotency::respond(
+        &pool,
+        tenant_id,
+        input.key,
+        &project_id,
+        move |connection, &project_id| {
+            Box::pin(async move {
+                let (token, hash) = generate_stream_token();
+                let expires_at = storage::stream_tokens::create(
+                    connection, tenant_id, project_id, &hash, TOKEN_TTL,
+                )
+                .await?
+                .ok_or(ApiError::NotFound("project"))?;
+                Ok(HttpResponse::Created().json(StreamToken {
+                    token,
+                    expires_at,
+                    project_id,
+                }))
+            })
+        },
+    )
+    .await
 }

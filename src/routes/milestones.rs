@@ -11,6 +11,7 @@ use crate::domain::{Milestone, MilestoneInput, MilestonePatch, Validate};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfNoneMatch, Json};
 use crate::pagination::{Cursor, PageRequest, wrong_cursor};
+use crate::routes::idempotency::{self, IdempotencyKeyHeader, IdempotentJson};
 use crate::storage;
 
 #[derive(Serialize, ToSchema)]
@@ -24,7 +25,7 @@ pub struct MilestonePage {
 #[utoipa::path(
     operation_id = "create_milestone",
     tag = "milestones",
-    params(ProjectPath),
+    params(ProjectPath, IdempotencyKeyHeader),
     request_body = MilestoneInput,
     responses(
         (status = 201, description = "Created", body = Milestone,
@@ -39,21 +40,32 @@ pub async fn create(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
-    Json(input): Json<MilestoneInput>,
+    input: IdempotentJson<MilestoneInput>,
 ) -> ApiResult<HttpResponse> {
-    let milestone = input.validate()?;
-    let milestone = storage::milestones::create(&pool, tenant.id, path.project_id, &milestone)
-        .await?
-        .ok_or(ApiError::NotFound("project"))?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            "Location",
-            format!(
-                "/projects/{}/milestones/{}",
-                milestone.project_id, milestone.id
-            ),
-        ))
-        .json(milestone))
+    let milestone = input.body.validate()?;
+    let (tenant_id, project_id) = (tenant.id, path.project_id);
+    idempotency::respond(
+        &pool,
+        tenant_id,
+        input.key,
+        &milestone,
+        move |connection, milestone| {
+            Box::pin(async move {
+                let milestone =
+                    storage::milestones::create(connection, tenant_id, project_id, milestone)
+                        .await?
+                        .ok_or(ApiError::NotFound("project"))?;
+                let location = format!(
+                    "/projects/{}/milestones/{}",
+                    milestone.project_id, milestone.id
+                );
+                Ok(HttpResponse::Created()
+                    .insert_header(("Location", location))
+                    .json(milestone))
+            })
+        },
+    )
+    .await
 }
 
 /// List a project's milestones, oldest first.

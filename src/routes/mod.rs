@@ -9,6 +9,7 @@ mod changes;
 mod conditional;
 mod events;
 mod health;
+pub mod idempotency;
 mod milestones;
 mod projects;
 mod repositories;

@@ -13,6 +13,7 @@ use crate::domain::{Project, ProjectInput, ProjectPatch, Validate};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfNoneMatch, Json};
 use crate::pagination::{Cursor, PageRequest, wrong_cursor};
+use crate::routes::idempotency::{self, IdempotencyKeyHeader, IdempotentJson};
 use crate::storage;
 
 #[derive(Serialize, ToSchema)]
@@ -26,6 +27,7 @@ pub struct ProjectPage {
 #[utoipa::path(
     operation_id = "create_project",
     tag = "projects",
+    params(IdempotencyKeyHeader),
     request_body = ProjectInput,
     responses(
         (status = 201, description = "Created", body = Project,
@@ -38,13 +40,25 @@ pub struct ProjectPage {
 pub async fn create(
     tenant: Tenant,
     pool: web::Data<Pool>,
-    Json(input): Json<ProjectInput>,
+    input: IdempotentJson<ProjectInput>,
 ) -> ApiResult<HttpResponse> {
-    let project = input.validate()?;
-    let project = storage::projects::create(&pool, tenant.id, &project).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/projects/{}", project.id)))
-        .json(project))
+    let project = input.body.validate()?;
+    let tenant_id = tenant.id;
+    idempotency::respond(
+        &pool,
+        tenant_id,
+        input.key,
+        &project,
+        move |connection, project| {
+            Box::pin(async move {
+                let project = storage::projects::create(connection, tenant_id, project).await?;
+                Ok(HttpResponse::Created()
+                    .insert_header(("Location", format!("/projects/{}", project.id)))
+                    .json(project))
+            })
+        },
+    )
+    .await
 }
 
 /// List the tenant's projects, oldest first.

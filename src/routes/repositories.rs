@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfNoneMatch, Json};
 use crate::pagination::{Cursor, PageRequest, wrong_cursor};
 use crate::pool::Pool;
+use crate::routes::idempotency::{self, IdempotencyKeyHeader, IdempotentJson};
 use crate::storage;
 use crate::storage::repositories::{Created, Refusal};
 
@@ -66,7 +67,7 @@ fn refused(refusal: Refusal) -> ApiError {
 #[utoipa::path(
     operation_id = "create_repository",
     tag = "repositories",
-    params(ProjectPath),
+    params(ProjectPath, IdempotencyKeyHeader),
     request_body = RepositoryInput,
     responses(
         (status = 201, description = "Created", body = Repository,
@@ -83,13 +84,30 @@ pub async fn create(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
-    Json(input): Json<RepositoryInput>,
+    input: IdempotentJson<RepositoryInput>,
 ) -> ApiResult<HttpResponse> {
-    let repository = input.validate()?;
-    let created = storage::repositories::create(&pool, tenant.id, path.project_id, &repository)
-        .await?
-        .map_err(refused)?;
-    Ok(match created {
+    let repository = input.body.validate()?;
+    let (tenant_id, project_id) = (tenant.id, path.project_id);
+    idempotency::respond(
+        &pool,
+        tenant_id,
+        input.key,
+        &repository,
+        move |connection, repository| {
+            Box::pin(async move {
+                let created =
+                    storage::repositories::create(connection, tenant_id, project_id, repository)
+                        .await?
+                        .map_err(refused)?;
+                Ok(created_answer(created))
+            })
+        },
+    )
+    .await
+}
+
+fn created_answer(created: Created) -> HttpResponse {
+    match created {
         Created::New(repository) => {
             let location = format!(
                 "/projects/{}/repositories/{}",
@@ -102,7 +120,7 @@ pub async fn create(
         Created::Existing(repository) => HttpResponse::Ok()
             .insert_header((REPLAYED, "true"))
             .json(repository),
-    })
+    }
 }
 
 /// List a project's repositories, oldest first.

@@ -20,6 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, IfNoneMatch, Json};
 use crate::pagination::{Cursor, PageRequest, wrong_cursor};
 use crate::pool::Pool;
+use crate::routes::idempotency::{self, IdempotencyKeyHeader, IdempotentJson};
 use crate::storage;
 use crate::storage::runs::{CreateError, Created, Preconditions, Refusal, RunFilter};
 
@@ -55,7 +56,7 @@ fn with_etag(mut response: HttpResponseBuilder, run: &Run) -> HttpResponse {
 #[utoipa::path(
     operation_id = "create_run",
     tag = "runs",
-    params(ProjectPath),
+    params(ProjectPath, IdempotencyKeyHeader),
     request_body = RunInput,
     responses(
         (status = 201, description = "Created", body = Run, headers(
@@ -75,17 +76,27 @@ pub async fn create(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
-    Json(input): Json<RunInput>,
+    input: IdempotentJson<RunInput>,
 ) -> ApiResult<HttpResponse> {
-    let run = input.validate()?;
-    let created = storage::runs::create(&pool, tenant.id, path.project_id, &run)
-        .await
-        .map_err(|error| match error {
-            CreateError::ProjectNotFound => ApiError::NotFound("project"),
-            CreateError::Contended => ApiError::Conflict(error.to_string()),
-            CreateError::Database(error) => error.into(),
-        })?;
-    Ok(match created {
+    let run = input.body.validate()?;
+    let (tenant_id, project_id) = (tenant.id, path.project_id);
+    idempotency::respond(&pool, tenant_id, input.key, &run, move |connection, run| {
+        Box::pin(async move {
+            let created = storage::runs::create(connection, tenant_id, project_id, run)
+                .await
+                .map_err(|error| match error {
+                    CreateError::ProjectNotFound => ApiError::NotFound("project"),
+                    CreateError::Contended => ApiError::Conflict(error.to_string()),
+                    CreateError::Database(error) => error.into(),
+                })?;
+            Ok(created_answer(created))
+        })
+    })
+    .await
+}
+
+fn created_answer(created: Created) -> HttpResponse {
+    match created {
         Created::New(run) => {
             metrics::counter!("runs_created_total").increment(1);
             let location = format!("/projects/{}/runs/{}", run.project_id, run.id);
@@ -98,7 +109,7 @@ pub async fn create(
             response.insert_header((REPLAYED, "true"));
             with_etag(response, &run)
         }
-    })
+    }
 }
 
 fn status_list_schema() -> Object {

@@ -208,8 +208,8 @@ pub async fn head(pool: &Pool) -> sqlx::Result<Position> {
 /// Any constant: the advisory lock that lets one replica at a time prune.
 const PRUNE_LOCK: i64 = 0x7461_736b_6461_7368;
 
-/// Deletes up to `batch` of the oldest changes written more than `retention` ago, and expired
-/// stream tokens, unless another replica is pruning. Returns how many changes went (`None`
+/// Deletes up to `batch` of the oldest changes written more than `retention` ago, expired
+/// stream tokens and up to `batch` expired idempotency keys, unless another replica is pruning. Returns how many changes went (`None`
 /// when another replica holds the lock). Only old rows are touched: writers never wait.
 #[tracing::instrument(skip(pool))]
 pub async fn prune(pool: &Pool, retention: Duration, batch: i64) -> sqlx::Result<Option<u64>> {
@@ -228,7 +228,12 @@ pub async fn prune(pool: &Pool, retention: Duration, batch: i64) -> sqlx::Result
          moved AS (UPDATE changes_pruned p SET xid = top.xid, seq = top.seq FROM top
                    WHERE (top.xid, top.seq) > (p.xid, p.seq) RETURNING 1),
          tokens AS (DELETE FROM stream_tokens
-                    WHERE (SELECT held FROM lock) AND expires_at < now() RETURNING 1)
+                    WHERE (SELECT held FROM lock) AND expires_at < now() RETURNING 1),
+         keys AS (DELETE FROM idempotency_keys WHERE (tenant_id, key) IN (
+                      SELECT tenant_id, key FROM idempotency_keys
+                      WHERE (SELECT held FROM lock) AND expires_at < now()
+                      ORDER BY expires_at LIMIT $3)
+                  RETURNING 1)
          SELECT (SELECT held FROM lock), (SELECT count(*) FROM gone)",
     )
     .bind(PRUNE_LOCK)

@@ -2,7 +2,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
 
 use super::DATA_VERSION;
-use crate::pool::Pool;
+use crate::pool::{Connection, Pool};
 
 use crate::domain::{Milestone, MilestoneChanges, NewMilestone};
 
@@ -18,9 +18,9 @@ const SELECT_WITH_COUNTS: &str = "
     FROM m";
 
 /// `None` when the tenant has no such project.
-#[tracing::instrument(skip(pool, milestone))]
+#[tracing::instrument(skip(connection, milestone))]
 pub async fn create(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     milestone: &NewMilestone,
@@ -38,7 +38,7 @@ pub async fn create(
     .bind(&milestone.naming.slug)
     .bind(&milestone.naming.description)
     .bind(milestone.status)
-    .fetch_optional(&mut *pool.acquire().await?)
+    .fetch_optional(&mut *connection)
     .await
 }
 

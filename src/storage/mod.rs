@@ -7,6 +7,7 @@ use crate::pool::{Connection, Pool};
 
 pub mod artifacts;
 pub mod changes;
+pub mod idempotency;
 pub mod milestones;
 pub mod projects;
 pub mod repositories;

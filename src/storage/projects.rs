@@ -2,14 +2,18 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
 
 use super::DATA_VERSION;
-use crate::pool::Pool;
+use crate::pool::{Connection, Pool};
 
 use crate::domain::{Naming, NamingChanges, Project};
 
 const COLUMNS: &str = "id, name, slug, description, created_at, updated_at";
 
-#[tracing::instrument(skip(pool, project))]
-pub async fn create(pool: &Pool, tenant_id: i64, project: &Naming) -> sqlx::Result<Project> {
+#[tracing::instrument(skip(connection, project))]
+pub async fn create(
+    connection: &mut Connection,
+    tenant_id: i64,
+    project: &Naming,
+) -> sqlx::Result<Project> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO projects (tenant_id, name, slug, description) VALUES ($1, $2, $3, $4)
          RETURNING {COLUMNS}"
@@ -18,7 +22,7 @@ pub async fn create(pool: &Pool, tenant_id: i64, project: &Naming) -> sqlx::Resu
     .bind(&project.name)
     .bind(&project.slug)
     .bind(&project.description)
-    .fetch_one(&mut *pool.acquire().await?)
+    .fetch_one(&mut *connection)
     .await
 }
 

@@ -6,7 +6,7 @@ use sqlx::{FromRow, Row};
 
 use super::DATA_VERSION;
 use crate::domain::{NewRepository, Repository, RepositoryChanges};
-use crate::pool::Pool;
+use crate::pool::{Connection, Pool};
 
 /// How often a creation is retried when the repository holding its URL vanishes between our
 /// statements (a concurrent DELETE): then the URL is free again.
@@ -38,9 +38,9 @@ pub enum Refusal {
 
 /// One statement: INSERT … ON CONFLICT DO NOTHING RETURNING, and the stored repository when the
 /// URL was taken. A winner committed after the statement's snapshot is read by a second one.
-#[tracing::instrument(skip(pool, repository), fields(url = %repository.url.normalized))]
+#[tracing::instrument(skip(connection, repository), fields(url = %repository.url.normalized))]
 pub async fn create(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     repository: &NewRepository,
@@ -66,7 +66,7 @@ pub async fn create(
         .bind(&repository.url.normalized)
         .bind(&repository.default_branch)
         .try_map(|row: PgRow| Ok((row.try_get(0)?, Repository::from_row(&row)?)))
-        .fetch_optional(&mut *pool.acquire().await?)
+        .fetch_optional(&mut *connection)
         .await?;
         if let Some((created, repository)) = row {
             return Ok(Ok(if created {
@@ -75,11 +75,17 @@ pub async fn create(
                 Created::Existing(repository)
             }));
         }
-        let existing = find(pool, tenant_id, project_id, &repository.url.normalized).await?;
+        let existing = find(
+            connection,
+            tenant_id,
+            project_id,
+            &repository.url.normalized,
+        )
+        .await?;
         if let Some(existing) = existing {
             return Ok(Ok(Created::Existing(existing)));
         }
-        if !super::project_exists(pool, tenant_id, project_id).await? {
+        if !super::project_exists_on(connection, tenant_id, project_id).await? {
             return Ok(Err(Refusal::ProjectNotFound));
         }
     }
@@ -87,7 +93,7 @@ pub async fn create(
 }
 
 async fn find(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     normalized_url: &str,
@@ -99,7 +105,7 @@ async fn find(
     .bind(project_id)
     .bind(tenant_id)
     .bind(normalized_url)
-    .fetch_optional(&mut *pool.acquire().await?)
+    .fetch_optional(&mut *connection)
     .await
 }
 

@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 
 use crate::domain::{NewRunEvent, RunEvent};
-use crate::pool::Pool;
+use crate::pool::{Connection, Pool};
 
 /// The columns of [`RunEvent`], in the order [`event_at`] reads them.
 macro_rules! event_columns {
@@ -70,9 +70,9 @@ pub enum AppendError {
 /// (in request order), so a batch's assigned numbers are consecutive and never reused. Only
 /// when two concurrent requests carry the same new event_id does the loser leave a hole (its
 /// number was counted before the event turned out to be taken).
-#[tracing::instrument(skip(pool, events), fields(items = events.len()))]
+#[tracing::instrument(skip(connection, events), fields(items = events.len()))]
 pub async fn append(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     run_id: i64,
@@ -82,7 +82,7 @@ pub async fn append(
     let mut pending: Vec<usize> = (0..events.len()).collect();
     for _ in 0..APPEND_ATTEMPTS {
         let ids = [tenant_id, project_id, run_id];
-        for (index, outcome) in insert(pool, ids, events, &pending).await? {
+        for (index, outcome) in insert(connection, ids, events, &pending).await? {
             results[index] = Some(outcome);
         }
         pending.retain(|&index| results[index].is_none());
@@ -106,7 +106,7 @@ pub async fn append(
         .bind(run_id)
         .bind(&keys)
         .try_map(|row: PgRow| event_at(&row, 0))
-        .fetch_all(&mut *pool.acquire().await?)
+        .fetch_all(&mut *connection)
         .await?
         .into_iter()
         .map(|event| (event.event_id.clone(), event))
@@ -131,7 +131,7 @@ pub async fn append(
 /// the run's counter), and the stored ones are read, under the statement's snapshot. Returns
 /// (index, outcome) per event it could answer for.
 async fn insert(
-    pool: &Pool,
+    connection: &mut Connection,
     [tenant_id, project_id, run_id]: [i64; 3],
     events: &[&NewRunEvent],
     indices: &[usize],
@@ -220,12 +220,12 @@ async fn insert(
     .bind(&durations)
     .bind(&times)
     .bind(&payloads)
-    .fetch_all(&mut *pool.acquire().await?)
+    .fetch_all(&mut *connection)
     .await;
     let rows = match rows {
         Ok(rows) => rows,
         Err(error) if constraint(&error) == Some("run_events_pkey") => {
-            let taken = taken_sequences(pool, project_id, run_id, events, indices).await?;
+            let taken = taken_sequences(connection, project_id, run_id, events, indices).await?;
             return Err(if taken.is_empty() {
                 AppendError::Contended
             } else {
@@ -260,7 +260,7 @@ fn constraint(error: &sqlx::Error) -> Option<&str> {
 /// Cold path after a sequence was refused: the events (by index) whose sequence the run holds
 /// under another event_id. (An event whose own event_id is stored is a replay, not a clash.)
 async fn taken_sequences(
-    pool: &Pool,
+    connection: &mut Connection,
     project_id: i64,
     run_id: i64,
     events: &[&NewRunEvent],
@@ -279,7 +279,7 @@ async fn taken_sequences(
     .bind(run_id)
     .bind(&given)
     .bind(&ids)
-    .fetch_all(&mut *pool.acquire().await?)
+    .fetch_all(&mut *connection)
     .await?;
     let holder: HashMap<i64, &str> = stored.iter().map(|(s, id)| (*s, id.as_str())).collect();
     let replayed = |id: &str| stored.iter().any(|(_, stored_id)| stored_id == id);

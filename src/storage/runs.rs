@@ -9,7 +9,7 @@ use sqlx::{FromRow, Postgres, QueryBuilder, Row};
 
 use super::DATA_VERSION;
 use crate::domain::{ExternalId, NewRun, Run, RunStatus, RunUpdate, ShortText};
-use crate::pool::Pool;
+use crate::pool::{Connection, Pool};
 
 /// The columns of [`Run`], read by name.
 const COLUMNS: &str = "id, project_id, external_id, workflow_type, status, source, model_profile, \
@@ -39,9 +39,9 @@ pub enum CreateError {
 /// One statement: INSERT … ON CONFLICT DO NOTHING RETURNING, and the stored run when the key
 /// was taken; a separate SELECT (a new snapshot) for a concurrent winner that committed after
 /// the statement began. As `storage::tasks::create`.
-#[tracing::instrument(skip(pool, run), fields(external_id = ?run.external_id))]
+#[tracing::instrument(skip(connection, run), fields(external_id = ?run.external_id))]
 pub async fn create(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     run: &NewRun,
@@ -71,7 +71,7 @@ pub async fn create(
         .bind(&run.model_profile)
         .bind(Json(&run.metadata))
         .try_map(|row: PgRow| Ok((row.try_get("created")?, Run::from_row(&row)?)))
-        .fetch_optional(&mut *pool.acquire().await?)
+        .fetch_optional(&mut *connection)
         .await?;
         if let Some((created, run)) = row {
             return Ok(if created {
@@ -83,10 +83,12 @@ pub async fn create(
         let Some(external_id) = &run.external_id else {
             return Err(CreateError::ProjectNotFound);
         };
-        if let Some(existing) = by_external_id(pool, tenant_id, project_id, external_id).await? {
+        if let Some(existing) =
+            by_external_id(connection, tenant_id, project_id, external_id).await?
+        {
             return Ok(Created::Existing(existing));
         }
-        if !super::project_exists(pool, tenant_id, project_id).await? {
+        if !super::project_exists_on(connection, tenant_id, project_id).await? {
             return Err(CreateError::ProjectNotFound);
         }
     }
@@ -94,7 +96,7 @@ pub async fn create(
 }
 
 async fn by_external_id(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     external_id: &ExternalId,
@@ -107,7 +109,7 @@ async fn by_external_id(
     .bind(project_id)
     .bind(tenant_id)
     .bind(external_id)
-    .fetch_optional(&mut *pool.acquire().await?)
+    .fetch_optional(&mut *connection)
     .await
 }
 

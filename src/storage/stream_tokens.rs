@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::pool::Pool;
+use crate::pool::{Connection, Pool};
 
 /// Stores a token for the tenant (and one of its projects, if given) until `ttl` from now.
 /// `None` when the tenant has no such project.
-#[tracing::instrument(skip(pool, hash))]
+#[tracing::instrument(skip(connection, hash))]
 pub async fn create(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: Option<i64>,
     hash: &[u8],
@@ -26,7 +26,7 @@ pub async fn create(
     .bind(tenant_id)
     .bind(project_id)
     .bind(ttl.as_secs_f64())
-    .fetch_optional(&mut *pool.acquire().await?)
+    .fetch_optional(&mut *connection)
     .await
 }
 

@@ -13,6 +13,7 @@ mod feed_access;
 mod feed_guarantees;
 mod hardening;
 mod helpers;
+mod idempotency;
 mod listing;
 mod operations;
 mod projects;

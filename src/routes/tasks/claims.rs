@@ -5,8 +5,8 @@ use super::write::refused;
 use crate::auth::Tenant;
 use crate::domain::{ClaimInput, HeartbeatInput, ReleaseInput, Task, Validate};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
 use crate::pool::Pool;
+use crate::routes::idempotency::{self, IdempotencyKeyHeader, IdempotentJson};
 use crate::routes::responses::{self as r, AuthenticatedErrors, BodyErrors};
 use crate::routes::{ProjectPath, TaskPath};
 use crate::storage;
@@ -23,7 +23,7 @@ use crate::storage;
 #[utoipa::path(
     operation_id = "claim_task",
     tag = "tasks",
-    params(ProjectPath),
+    params(ProjectPath, IdempotencyKeyHeader),
     request_body = ClaimInput,
     responses(
         (status = 200, description = "The claimed task", body = Task,
@@ -38,19 +38,31 @@ pub async fn claim(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
-    Json(input): Json<ClaimInput>,
+    input: IdempotentJson<ClaimInput>,
 ) -> ApiResult<HttpResponse> {
-    let claim = input.validate()?;
-    let claimed = storage::tasks::claim(&pool, tenant.id, path.project_id, &claim)
-        .await?
-        .ok_or(ApiError::NotFound("project"))?;
-    Ok(match claimed {
-        Some(task) => {
-            metrics::counter!("tasks_claimed_total").increment(1);
-            with_etag(HttpResponse::Ok(), &task)
-        }
-        None => HttpResponse::NoContent().finish(),
-    })
+    let claim = input.body.validate()?;
+    let (tenant_id, project_id) = (tenant.id, path.project_id);
+    idempotency::respond(
+        &pool,
+        tenant_id,
+        input.key,
+        &claim,
+        move |connection, claim| {
+            Box::pin(async move {
+                let claimed = storage::tasks::claim(connection, tenant_id, project_id, claim)
+                    .await?
+                    .ok_or(ApiError::NotFound("project"))?;
+                Ok(match claimed {
+                    Some(task) => {
+                        metrics::counter!("tasks_claimed_total").increment(1);
+                        with_etag(HttpResponse::Ok(), &task)
+                    }
+                    None => HttpResponse::NoContent().finish(),
+                })
+            })
+        },
+    )
+    .await
 }
 
 /// Extend a claim's lease.
@@ -61,7 +73,7 @@ pub async fn claim(
 #[utoipa::path(
     operation_id = "heartbeat_task",
     tag = "tasks",
-    params(TaskPath),
+    params(TaskPath, IdempotencyKeyHeader),
     request_body = HeartbeatInput,
     responses(
         (status = 200, description = "The task, with its new `claim_expires_at`", body = Task,
@@ -76,28 +88,39 @@ pub async fn heartbeat(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<TaskPath>,
-    Json(input): Json<HeartbeatInput>,
+    input: IdempotentJson<HeartbeatInput>,
 ) -> ApiResult<HttpResponse> {
-    let beat = input.validate()?;
-    let (project_id, task_id) = (path.project_id, path.task_id);
-    let task = storage::tasks::heartbeat(
+    let beat = input.body.validate()?;
+    let (tenant_id, project_id, task_id) = (tenant.id, path.project_id, path.task_id);
+    idempotency::respond(
         &pool,
-        tenant.id,
-        project_id,
-        task_id,
-        &beat.worker,
-        beat.lease,
+        tenant_id,
+        input.key,
+        &beat,
+        move |connection, beat| {
+            Box::pin(async move {
+                let task = storage::tasks::heartbeat(
+                    connection,
+                    tenant_id,
+                    project_id,
+                    task_id,
+                    &beat.worker,
+                    beat.lease,
+                )
+                .await?
+                .map_err(|refusal| refused(refusal, None))?;
+                Ok(with_etag(HttpResponse::Ok(), &task))
+            })
+        },
     )
-    .await?
-    .map_err(|refusal| refused(refusal, None))?;
-    Ok(with_etag(HttpResponse::Ok(), &task))
+    .await
 }
 
 /// Give a claim back: the task is `open` again and claimable by anyone.
 #[utoipa::path(
     operation_id = "release_task",
     tag = "tasks",
-    params(TaskPath),
+    params(TaskPath, IdempotencyKeyHeader),
     request_body = ReleaseInput,
     responses(
         (status = 200, description = "The task, open and unclaimed", body = Task,
@@ -112,12 +135,24 @@ pub async fn release(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<TaskPath>,
-    Json(input): Json<ReleaseInput>,
+    input: IdempotentJson<ReleaseInput>,
 ) -> ApiResult<HttpResponse> {
-    let worker = input.validate()?;
-    let (project_id, task_id) = (path.project_id, path.task_id);
-    let task = storage::tasks::release(&pool, tenant.id, project_id, task_id, &worker)
-        .await?
-        .map_err(|refusal| refused(refusal, None))?;
-    Ok(with_etag(HttpResponse::Ok(), &task))
+    let worker = input.body.validate()?;
+    let (tenant_id, project_id, task_id) = (tenant.id, path.project_id, path.task_id);
+    idempotency::respond(
+        &pool,
+        tenant_id,
+        input.key,
+        &worker,
+        move |connection, worker| {
+            Box::pin(async move {
+                let task =
+                    storage::tasks::release(connection, tenant_id, project_id, task_id, worker)
+                        .await?
+                        .map_err(|refusal| refused(refusal, None))?;
+                Ok(with_etag(HttpResponse::Ok(), &task))
+            })
+        },
+    )
+    .await
 }

@@ -9,10 +9,10 @@ use crate::domain::{
     NewTask, SkipReason, Task, TaskInput, Validate, earlier_duplicates, validate_items,
 };
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Json;
 use crate::pool::Pool;
 use crate::routes::ProjectPath;
 use crate::routes::REPLAYED;
+use crate::routes::idempotency::{self, IdempotencyKeyHeader, IdempotentJson};
 use crate::routes::responses::{self as r, AuthenticatedErrors, BodyErrors};
 use crate::state::Limits;
 use crate::storage;
@@ -26,7 +26,7 @@ use crate::storage::tasks::Created;
 #[utoipa::path(
     operation_id = "create_task",
     tag = "tasks",
-    params(ProjectPath),
+    params(ProjectPath, IdempotencyKeyHeader),
     request_body = TaskInput,
     responses(
         (status = 201, description = "Created", body = Task, headers(
@@ -46,13 +46,29 @@ pub async fn create(
     tenant: Tenant,
     pool: web::Data<Pool>,
     path: web::Path<ProjectPath>,
-    Json(input): Json<TaskInput>,
+    input: IdempotentJson<TaskInput>,
 ) -> ApiResult<HttpResponse> {
-    let task = input.validate()?;
-    let created = storage::tasks::create(&pool, tenant.id, path.project_id, &task)
-        .await
-        .map_err(|error| create_error(error, |_| String::new()))?;
-    Ok(match created {
+    let task = input.body.validate()?;
+    let (tenant_id, project_id) = (tenant.id, path.project_id);
+    idempotency::respond(
+        &pool,
+        tenant_id,
+        input.key,
+        &task,
+        move |connection, task| {
+            Box::pin(async move {
+                let created = storage::tasks::create(connection, tenant_id, project_id, task)
+                    .await
+                    .map_err(|error| create_error(error, |_| String::new()))?;
+                Ok(created_answer(created))
+            })
+        },
+    )
+    .await
+}
+
+fn created_answer(created: Created) -> HttpResponse {
+    match created {
         Created::New(task) => {
             metrics::counter!("tasks_created_total", "via" => "single").increment(1);
             let location = format!("/projects/{}/tasks/{}", task.project_id, task.id);
@@ -66,7 +82,7 @@ pub async fn create(
             response.insert_header((REPLAYED, "true"));
             with_etag(response, &task)
         }
-    })
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -113,7 +129,7 @@ pub struct BulkResult {
 #[utoipa::path(
     operation_id = "create_tasks_bulk",
     tag = "tasks",
-    params(ProjectPath),
+    params(ProjectPath, IdempotencyKeyHeader),
     request_body = BulkInput,
     responses(
         (status = 201, description = "At least one task was created", body = BulkResult),
@@ -129,8 +145,9 @@ pub async fn create_bulk(
     pool: web::Data<Pool>,
     limits: web::Data<Limits>,
     path: web::Path<ProjectPath>,
-    Json(input): Json<BulkInput>,
+    input: IdempotentJson<BulkInput>,
 ) -> ApiResult<HttpResponse> {
+    let (key, input) = (input.key, input.body);
     let count = input.tasks.len();
     if count == 0 || count > limits.max_bulk_tasks {
         return Err(ApiError::field(
@@ -140,21 +157,33 @@ pub async fn create_bulk(
     }
     let tasks = validate_items("/tasks", input.tasks)?;
     let repeats = earlier_duplicates(&tasks);
-    let firsts: Vec<&NewTask> = tasks
-        .iter()
-        .zip(&repeats)
-        .filter(|(_, repeat)| repeat.is_none())
-        .map(|(task, _)| task)
-        .collect();
-    let mut stored = storage::tasks::create_many(&pool, tenant.id, path.project_id, &firsts)
-        .await
-        .map_err(|error| create_error(error, |index| format!("/tasks/{index}")))?
-        .into_iter();
+    let (tenant_id, project_id) = (tenant.id, path.project_id);
+    let plan = (tasks, repeats);
+    idempotency::respond(&pool, tenant_id, key, &plan, move |connection, plan| {
+        Box::pin(async move {
+            let (tasks, repeats) = plan;
+            let firsts: Vec<&NewTask> = tasks
+                .iter()
+                .zip(repeats)
+                .filter(|(_, repeat)| repeat.is_none())
+                .map(|(task, _)| task)
+                .collect();
+            let stored = storage::tasks::create_many(connection, tenant_id, project_id, &firsts)
+                .await
+                .map_err(|error| create_error(error, |index| format!("/tasks/{index}")))?;
+            Ok(bulk_answer(stored, repeats, count))
+        })
+    })
+    .await
+}
 
-    // Back to request order: each first occurrence takes its stored outcome, each repeat the
-    // task of its first occurrence.
+/// The bulk answer, in request order: each first occurrence takes its stored outcome, each
+/// repeat the task of its first occurrence.
+fn bulk_answer(stored: Vec<Created>, repeats: &[Option<usize>], count: usize) -> HttpResponse {
+    let mut stored = stored.into_iter();
+
     let mut outcomes: Vec<(Task, Option<SkipReason>)> = Vec::with_capacity(count);
-    for repeat in repeats {
+    for &repeat in repeats {
         outcomes.push(match repeat {
             None => match stored.next().expect("one outcome per first occurrence") {
                 Created::New(task) => (task, None),
@@ -193,11 +222,11 @@ pub async fn create_bulk(
     } else {
         HttpResponse::Created()
     };
-    Ok(response.json(BulkResult {
+    response.json(BulkResult {
         created,
         skipped,
         summary,
-    }))
+    })
 }
 
 fn count_skipped(reason: SkipReason) {

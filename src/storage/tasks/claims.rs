@@ -8,7 +8,7 @@
 use super::write::explain_refusal;
 use super::{Preconditions, Refusal, task_at, task_columns};
 use crate::domain::{Claim, Lease, Task, TaskStatus, WorkerId};
-use crate::pool::Pool;
+use crate::pool::Connection;
 
 /// The claim statement, with the condition a fresh (never claimed, or released) task meets.
 /// `pick` renames its columns so that `RETURNING` names only the task's.
@@ -55,9 +55,9 @@ macro_rules! claim_statement {
 
 /// Claims the most urgent claimable task for `claim.worker`: `None` when the tenant has no
 /// such project, `Some(None)` when nothing is claimable.
-#[tracing::instrument(skip(pool, claim), fields(worker = claim.worker.as_str()))]
+#[tracing::instrument(skip(connection, claim), fields(worker = claim.worker.as_str()))]
 pub async fn claim(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     claim: &Claim,
@@ -81,7 +81,7 @@ pub async fn claim(
         .bind(claim.milestone_id)
         .bind(claim.run_id)
         .bind(&claim.labels)
-        .fetch_one(&mut *pool.acquire().await?)
+        .fetch_one(&mut *connection)
         .await?;
     use sqlx::Row;
     if !row.try_get::<bool, _>(0)? {
@@ -94,9 +94,9 @@ pub async fn claim(
 }
 
 /// Extends the lease of `worker`'s claim to `lease` from now.
-#[tracing::instrument(skip(pool))]
+#[tracing::instrument(skip(connection))]
 pub async fn heartbeat(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     id: i64,
@@ -117,15 +117,15 @@ pub async fn heartbeat(
     .bind(worker)
     .bind(lease.secs())
     .try_map(|row| task_at(&row, 0))
-    .fetch_optional(&mut *pool.acquire().await?)
+    .fetch_optional(&mut *connection)
     .await?;
-    held_by(pool, tenant_id, project_id, id, worker, updated).await
+    held_by(connection, tenant_id, project_id, id, worker, updated).await
 }
 
 /// Gives `worker`'s claim back: the task is `open` again, unclaimed.
-#[tracing::instrument(skip(pool))]
+#[tracing::instrument(skip(connection))]
 pub async fn release(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     id: i64,
@@ -144,14 +144,14 @@ pub async fn release(
     .bind(id)
     .bind(worker)
     .try_map(|row| task_at(&row, 0))
-    .fetch_optional(&mut *pool.acquire().await?)
+    .fetch_optional(&mut *connection)
     .await?;
-    held_by(pool, tenant_id, project_id, id, worker, updated).await
+    held_by(connection, tenant_id, project_id, id, worker, updated).await
 }
 
 /// The written task, or why nothing was written.
 async fn held_by(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     id: i64,
@@ -165,8 +165,7 @@ async fn held_by(
         worker: Some(worker),
         ..Preconditions::default()
     };
-    let mut connection = pool.acquire().await?;
-    explain_refusal(&mut connection, tenant_id, project_id, id, preconditions)
+    explain_refusal(connection, tenant_id, project_id, id, preconditions)
         .await
         .map(Err)
 }

@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use super::{task_at, task_columns};
 use crate::domain::{NewTask, Task};
 use crate::error::Reference;
-use crate::pool::{Connection, Pool};
+use crate::pool::Connection;
 
 /// How often a creation is retried when the task holding its external_id vanishes between
 /// our INSERT and our SELECT (a concurrent DELETE): then the key is free again.
@@ -43,19 +43,18 @@ pub enum CreateError {
 /// stored task when the key was taken (the re-run case). That read uses the statement's
 /// snapshot, which cannot see a concurrent winner that committed after the statement began;
 /// for that race, a *separate* SELECT follows (a new statement has a new snapshot).
-#[tracing::instrument(skip(pool, task), fields(external_id = ?task.external_id))]
+#[tracing::instrument(skip(connection, task), fields(external_id = ?task.external_id))]
 pub async fn create(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     task: &NewTask,
 ) -> Result<Created, CreateError> {
     if !task.depends_on.is_empty() {
         let mut created =
-            super::planned::create_planned(pool, tenant_id, project_id, &[task]).await?;
+            super::planned::create_planned(connection, tenant_id, project_id, &[task]).await?;
         return Ok(created.remove(0));
     }
-    let mut connection = pool.acquire().await?;
     for _ in 0..CREATE_ATTEMPTS {
         // Whether the task was inserted now, and the task (or the one stored under its key).
         let row: Option<(bool, Task)> = sqlx::query(concat!(
@@ -104,18 +103,14 @@ pub async fn create(
             // Without a key nothing can conflict: the project was not found.
             return Err(CreateError::ProjectNotFound);
         };
-        let existing = find_by_external_ids(
-            &mut connection,
-            tenant_id,
-            project_id,
-            &[external_id.as_str()],
-        )
-        .await?
-        .pop();
+        let existing =
+            find_by_external_ids(connection, tenant_id, project_id, &[external_id.as_str()])
+                .await?
+                .pop();
         if let Some(existing) = existing {
             return Ok(Created::Existing(existing));
         }
-        if !crate::storage::project_exists_on(&mut connection, tenant_id, project_id).await? {
+        if !crate::storage::project_exists_on(connection, tenant_id, project_id).await? {
             return Err(CreateError::ProjectNotFound);
         }
     }
@@ -159,18 +154,16 @@ pub(super) async fn find_by_external_ids(
 ///
 /// The external_ids of `tasks` must be distinct (see `domain::earlier_duplicates`); the
 /// answer has one entry per task, in order.
-#[tracing::instrument(skip(pool, tasks), fields(items = tasks.len()))]
+#[tracing::instrument(skip(connection, tasks), fields(items = tasks.len()))]
 pub async fn create_many(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     tasks: &[&NewTask],
 ) -> Result<Vec<Created>, CreateError> {
     if tasks.iter().any(|task| !task.depends_on.is_empty()) {
-        return super::planned::create_planned(pool, tenant_id, project_id, tasks).await;
+        return super::planned::create_planned(connection, tenant_id, project_id, tasks).await;
     }
-    let mut connection = pool.acquire().await?;
-    let connection = &mut *connection;
     let mut results: Vec<Option<Created>> = (0..tasks.len()).map(|_| None).collect();
     let mut pending: Vec<usize> = (0..tasks.len()).collect();
     for _ in 0..CREATE_ATTEMPTS {

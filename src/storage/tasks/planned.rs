@@ -13,15 +13,15 @@ use super::creation::{CreateError, Created, Planned, find_by_external_ids, inser
 use super::graph::{self, Locked, finished};
 use crate::domain::{NewTask, dependency_cycle};
 use crate::error::Reference;
-use crate::pool::{Pool, Transaction};
+use crate::pool::{Connection, Transaction};
 
 const PLAN_ATTEMPTS: usize = 3;
 
 /// Creates `tasks` (distinct external_ids; at least one with dependencies) atomically; the
 /// answer has one entry per task, in order, like `create_many`.
-#[tracing::instrument(skip(pool, tasks), fields(items = tasks.len()))]
+#[tracing::instrument(skip(connection, tasks), fields(items = tasks.len()))]
 pub async fn create_planned(
-    pool: &Pool,
+    connection: &mut Connection,
     tenant_id: i64,
     project_id: i64,
     tasks: &[&NewTask],
@@ -29,9 +29,8 @@ pub async fn create_planned(
     if let Some(index) = dependency_cycle(tasks) {
         return Err(CreateError::Cycle(index));
     }
-    let mut connection = pool.acquire().await?;
     for _ in 0..PLAN_ATTEMPTS {
-        let mut tx = Transaction::begin(&mut connection).await?;
+        let mut tx = Transaction::begin(connection).await?;
         if !crate::storage::project_exists_on(&mut tx, tenant_id, project_id).await? {
             tx.rollback().await?;
             return Err(CreateError::ProjectNotFound);
