@@ -25,10 +25,13 @@ RETRYABLE = {502, 503}
 local = threading.local()
 
 
-def request(method, path, body=None, retries=0, timeout=15):
-    """One logical request; returns (status, json). Status 0: gave up on connection errors."""
+def request(method, path, body=None, retries=0, timeout=15, idempotency_key=None):
+    """One logical request; returns (status, json). Status 0: gave up on connection errors.
+    With an idempotency key, a 409 `idempotency_key_in_flight` is retried too."""
     payload = json.dumps(body) if body is not None else None
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = json.dumps(idempotency_key)
     status, data = 0, None
     for attempt in range(retries + 1):
         try:
@@ -43,7 +46,8 @@ def request(method, path, body=None, retries=0, timeout=15):
                 data = json.loads(raw) if raw else None
             except ValueError:
                 data = raw.decode(errors="replace")[:200]
-            if status not in RETRYABLE:
+            in_flight = status == 409 and isinstance(data, dict) and data.get("code") == "idempotency_key_in_flight"
+            if status not in RETRYABLE and not in_flight:
                 return status, data
         except (OSError, http.client.HTTPException):
             local.conn = None
@@ -106,9 +110,11 @@ def duplicate_storm():
     print(json.dumps({"result": "ok", **counts}))
 
 
-def load_with_retries(name, disrupt, clients=16, per_client=150, bulk_every=10):
+def load_with_retries(name, disrupt, clients=16, per_client=150, bulk_every=10, keyed=False):
     """Unique keys, clients retrying like the workflow client while `disrupt` runs; afterwards
-    every acknowledged task exists exactly once."""
+    every acknowledged task exists exactly once. `keyed`: the tasks have no external_id, and each
+    request carries an Idempotency-Key instead (tasks are then told apart by title)."""
+    column = "title" if keyed else "external_id"
     project = new_project(name)
     acknowledged, statuses = set(), Counter()
     lock = threading.Lock()
@@ -117,14 +123,20 @@ def load_with_retries(name, disrupt, clients=16, per_client=150, bulk_every=10):
     def client(n):
         for i in range(per_client):
             key = f"{name}:{n}:{i}"
+            idempotency_key = key if keyed else None
             if i % bulk_every == 0:
                 items = [{"title": key + f"/{j}", "external_id": key + f"/{j}"} for j in range(10)]
-                status, result = request("POST", f"/projects/{project}/tasks:bulk", {"tasks": items}, retries=30)
-                created = [t["external_id"] for t in (result or {}).get("created", [])]
-                skipped = [s["external_id"] for s in (result or {}).get("skipped", [])]
+                if keyed:
+                    items = [{"title": item["title"]} for item in items]
+                status, result = request("POST", f"/projects/{project}/tasks:bulk", {"tasks": items}, retries=30,
+                                         idempotency_key=idempotency_key)
+                created = [t[column] for t in (result or {}).get("created", [])]
+                skipped = [s["task"][column] for s in (result or {}).get("skipped", [])]
                 acked = created + skipped if status in (200, 201) else []
             else:
-                status, _ = request("POST", f"/projects/{project}/tasks", {"title": key, "external_id": key}, retries=30)
+                task = {"title": key} if keyed else {"title": key, "external_id": key}
+                status, _ = request("POST", f"/projects/{project}/tasks", task, retries=30,
+                                    idempotency_key=idempotency_key)
                 acked = [key] if status in (200, 201) else []
             with lock:
                 statuses[status] += 1
@@ -138,10 +150,10 @@ def load_with_retries(name, disrupt, clients=16, per_client=150, bulk_every=10):
             f.result()
         done.set()
         disruption.result()
-    stored = sql(f"SELECT external_id FROM tasks WHERE project_id = {project}").split("\n")
+    stored = sql(f"SELECT {column} FROM tasks WHERE project_id = {project}").split("\n")
     duplicates = sql(
-        f"SELECT count(*) FROM (SELECT external_id FROM tasks WHERE project_id = {project} "
-        "GROUP BY external_id HAVING count(*) > 1) d"
+        f"SELECT count(*) FROM (SELECT {column} FROM tasks WHERE project_id = {project} "
+        f"GROUP BY {column} HAVING count(*) > 1) d"
     )
     missing = acknowledged - set(stored)
     counts = {"statuses": {str(k): v for k, v in statuses.items()}, "acknowledged": len(acknowledged),
@@ -156,13 +168,13 @@ def helper(*args):
     subprocess.run([os.path.join(HELPERS, args[0]), *map(str, args[1:])], check=True)
 
 
-def kill_replica():
+def kill_replica(keyed=False):
     def disrupt(done):
         time.sleep(1.0)
         helper("kill-replica.sh", 2)
         time.sleep(2.0)
         helper("start-replica.sh", 2)
-    counts = load_with_retries("sigkill", disrupt)
+    counts = load_with_retries("sigkillkeys" if keyed else "sigkill", disrupt, keyed=keyed)
     print(json.dumps({"result": "ok", **counts}))
 
 
@@ -235,5 +247,5 @@ def rolling_restart():
 
 if __name__ == "__main__":
     scenario = sys.argv[1]
-    {"storm": duplicate_storm, "sigkill": kill_replica, "pgrestart": restart_postgres,
-     "rolling": rolling_restart}[scenario]()
+    {"storm": duplicate_storm, "sigkill": kill_replica, "sigkillkeys": lambda: kill_replica(keyed=True),
+     "pgrestart": restart_postgres, "rolling": rolling_restart}[scenario]()

@@ -4,6 +4,8 @@
 # (deploy/nginx.conf with loopback addresses), then these scenarios through nginx:
 #   storm     many clients creating the same external_ids (single and bulk)
 #   sigkill   SIGKILL a replica under load; clients retry like the workflow client
+#   sigkillkeys  the same with tasks without external_id, each request carrying an
+#             Idempotency-Key (nginx and the clients retry): none duplicated, none lost
 #   pgrestart restart PostgreSQL under load: 503s meanwhile, replicas recover by themselves
 #   rolling   SIGTERM each replica in turn under load: zero failed requests
 #   claims    32 agents claim and finish 1000 tasks while a replica is SIGKILLed: every task
@@ -25,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 binary=$(realpath "${1:-target/release/taskdash}")
 shift || true
-scenarios=("${@:-storm sigkill pgrestart rolling claims claimkill feed feedrolling feeddeleted feedpg}")
+scenarios=("${@:-storm sigkill sigkillkeys pgrestart rolling claims claimkill feed feedrolling feeddeleted feedpg}")
 scenarios=(${scenarios[*]})
 
 export LB_DIR; LB_DIR=$(mktemp -d /tmp/taskdash-lb-XXXXXX)
