@@ -58,7 +58,10 @@ export class ProjectView {
         let opened;
         const streamOpen = new Promise((resolve) => { opened = resolve; });
         this.feed = new LiveFeed(this.projectId, {
-            onStatus: (status) => this.onLive(status),
+            onStatus: (status) => {
+                this.onLive(status);
+                if (status === 'refused') this.onError(new ApiError(401, null));
+            },
             onOpen: (first) => { opened(); if (first && this.listedWithoutStream) this.reload(); },
             onChange: (type, change) => (this.ready ? this.apply(type, change) : this.buffer.push([type, change])),
             onReset: () => this.reload(),

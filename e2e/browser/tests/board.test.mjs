@@ -347,3 +347,40 @@ test('a big column shows a page at a time, and live changes keep it to its size'
     watch.stop();
     await context.close();
 });
+
+test('claims and dependencies are shown when tasks carry them', async () => {
+    // Tasks do not carry these fields yet (another change adds them): the answers are given
+    // them here, on their way to the page, to show how the board renders them.
+    const { context, page, watch } = await boardPage();
+    const [claimed, dependency] = seeded.tasks;
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    const extra = { claimed_by: 'agent-7', claimed_at: new Date().toISOString(), claim_expires_at: until,
+        depends_on: [dependency.id, seeded.tasks[2].id], blocked_by: 2 };
+    const enrich = (task) => (task.id === claimed.id ? { ...task, ...extra } : task);
+    await page.route(`**/projects/${seeded.project.id}/tasks?status=open*`, async (route) => {
+        const response = await route.fetch();
+        const page = await response.json();
+        await route.fulfill({ response, json: { ...page, data: page.data.map(enrich) } });
+    });
+    await page.route(`**/projects/${seeded.project.id}/tasks/${claimed.id}`, async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, json: enrich(await response.json()) });
+    });
+    await openProject(page);
+    const card = page.locator(`.card[data-id="${claimed.id}"]`);
+    assert.match(await card.locator('.claim').textContent(), /^Claimed by agent-7 until /);
+    assert.equal(await card.locator('.waits').textContent(), 'Waits for 2 unfinished dependencies');
+    await card.getByRole('button').click();
+    const dialog = page.getByRole('dialog', { name: claimed.title });
+    const dependencies = dialog.getByRole('list').filter({ hasText: dependency.title });
+    await dependencies.waitFor();
+    assert.equal(await dependencies.getByRole('listitem').count(), 2);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+
+    // Without them (every other card) nothing is shown in their place.
+    assert.equal(await page.locator('.card .claim').count(), 1);
+    assert.equal(await page.locator('.card .waits').count(), 1);
+    await watch.assertClean();
+    watch.stop();
+    await context.close();
+});
