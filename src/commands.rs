@@ -34,7 +34,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     pool.close().await;
     let application = Application::build(&settings, database.pool_options(&settings.database))?;
     tracing::info!(
-        "taskdash serving on http://{}:{} (Swagger UI at /docs/)",
+        "taskdash serving on http://{}:{} (board at /board/, Swagger UI at /docs/)",
         settings.bind.ip(),
         application.port()
     );
@@ -86,7 +86,8 @@ async fn welcome_key(pool: &Pool, data_dir: &Path) -> anyhow::Result<()> {
     if let Ok(key) = std::fs::read_to_string(&key_path) {
         eprintln!(
             "\n  API key of tenant `{DEFAULT_TENANT}` (kept in {}):\n\n    {}\n\n  \
-             Use it as `Authorization: Bearer <key>`, or in Swagger UI (/docs/) under Authorize.\n",
+             Paste it into the board (/board/), use it as `Authorization: Bearer <key>`, or in \
+             Swagger UI (/docs/) under Authorize.\n",
             key_path.display(),
             key.trim()
         );

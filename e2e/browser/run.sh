@@ -2,8 +2,8 @@
 # Browser tests in headless Chromium (Debian's package, driven by playwright-core from npm).
 # Installs what is missing (chromium via apt, node_modules via `npm ci`), starts a taskdash with
 # zero configuration (its own PostgreSQL in a temp dir) that allows the test pages' origin
-# (CORS), runs tests/*.test.mjs (or the files given) with node's test runner, and stops and
-# removes everything it started on exit.
+# (CORS; the board's tests use the server's own /board/ instead), runs tests/*.test.mjs (or the
+# files given) with node's test runner, and stops and removes everything it started on exit.
 # Usage: e2e/browser/run.sh [path/to/taskdash] [tests/x.test.mjs ...]
 # Environment: BROWSER_KEEP=1 keeps the temp dir (server log); CHROMIUM_PATH another Chromium.
 set -euo pipefail
@@ -77,12 +77,12 @@ export TASKDASH_PAGES_PORT=$pages_port
 echo "==> node --test ${tests[*]}"
 status=0
 # In the background, so that a signal to this script runs its cleanup at once.
-timeout -k 5 50 node --test --test-reporter=spec --test-concurrency=1 --test-timeout=30000 "${tests[@]}" &
+timeout -k 5 120 node --test --test-reporter=spec --test-concurrency=1 --test-timeout=30000 "${tests[@]}" &
 node_pid=$!
 wait "$node_pid" || status=$?
 node_pid=
 if [ "$status" != 0 ]; then
     echo "--- server log ($log)"; tail -n 50 "$log"
-    [ "$status" = 124 ] && echo "browser tests timed out after 50 s"
+    [ "$status" = 124 ] && echo "browser tests timed out after 120 s"
 fi
 exit "$status"

@@ -5,6 +5,7 @@
 //! shared error groups of [`responses`]; security is declared once, for the whole API.
 
 mod artifacts;
+mod board;
 mod changes;
 mod conditional;
 mod events;
@@ -61,7 +62,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(runs::configure)
         .configure(run_events::configure)
         .configure(artifacts::configure)
-        .configure(repositories::configure);
+        .configure(repositories::configure)
+        .configure(board::configure);
 }
 
 /// Prometheus metrics (text exposition format): requests by route and status, latency

@@ -2,6 +2,7 @@
 //! and talks to it over HTTP.
 
 mod artifacts;
+mod board;
 mod bulk;
 mod changes;
 mod claims;

@@ -1,7 +1,7 @@
 // Shared pieces of the browser tests: the live server's address and key (from run.sh), an API
 // client, a static page server with a strict CSP, Debian's Chromium driven by playwright-core,
 // and a guard that fails a test on console errors, page errors, CSP violations, or a request
-// that carries the API key. Issue 15's board test reuses all of it.
+// that carries the API key where it must not. Issue 15's board test reuses all of it.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
@@ -141,10 +141,12 @@ export function launchChromium() {
 /**
  * Watches a page from before its first script: console errors, uncaught page errors, CSP
  * violations (`securitypolicyviolation`, recorded by an init script, which CSP does not
- * block), failed requests, and any request that carries the API key (header or URL).
+ * block), failed requests, and any request that carries the API key (header or URL). A page
+ * that is itself a client of the API (the board) may send the key as its `Authorization`
+ * header to `keyOrigin`, and nowhere else; in a URL, never.
  * `problems()` lists them; `assertClean()` throws if there is any.
  */
-export async function guard(page, { apiKey } = {}) {
+export async function guard(page, { apiKey, keyOrigin } = {}) {
     const seen = { console: [], pageErrors: [], requests: [], failed: [], keyLeaks: [] };
     let closing = false;
     page.on('console', (msg) => {
@@ -154,7 +156,9 @@ export async function guard(page, { apiKey } = {}) {
     page.on('request', (request) => {
         seen.requests.push(`${request.method()} ${request.url()}`);
         const auth = request.headers().authorization;
-        if (auth || (apiKey && request.url().includes(apiKey))) {
+        const allowed = keyOrigin && new URL(request.url()).origin === keyOrigin
+            && auth === `Bearer ${apiKey}`;
+        if ((auth && !allowed) || (apiKey && request.url().includes(apiKey))) {
             seen.keyLeaks.push(`${request.method()} ${request.url()}${auth ? ' (Authorization header)' : ''}`);
         }
     });
