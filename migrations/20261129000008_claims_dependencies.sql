@@ -13,7 +13,8 @@
 -- Who keeps `blocked_by` exact:
 -- * creates and PATCHes of `depends_on` count the unfinished dependencies themselves, after
 --   locking them `FOR SHARE`: a dependency's status cannot change until the writer commits;
--- * a status change that finishes or reopens a task recounts its dependents (trigger below);
+-- * a status change that finishes or reopens a task counts its dependents down or up (trigger
+--   below);
 -- * a deleted task disappears from its dependents' `depends_on` (trigger below).
 -- Cycles (and parent loops) are refused by PATCHes that hold the project's graph lock (an
 -- advisory lock; see storage/tasks/graph.rs); a create cannot close a cycle, since nobody can
@@ -49,23 +50,23 @@ CREATE FUNCTION task_finished(status text) RETURNS boolean LANGUAGE sql IMMUTABL
     SELECT status IN ('done', 'archived')
 $$;
 
--- The dependents of tasks that finished or reopened are recounted (an UPDATE, so they get a
--- new version and a `task.updated` change: their `blocked_by` changed).
+-- The dependents of a task that finished or reopened count one fewer or one more unfinished
+-- dependency (an UPDATE, so they get a new version and a `task.updated` change). By deltas,
+-- not recounts: a recount under a concurrent writer would read the other's change from the
+-- statement's snapshot, while `blocked_by - 1` and the `depends_on` condition are re-checked on
+-- the latest version of a row another transaction just changed.
 CREATE FUNCTION tasks_recount_dependents() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    flipped bigint[];
+    flip record;
 BEGIN
-    SELECT array_agg(u.id) INTO flipped
-    FROM old_rows o JOIN new_rows u ON u.project_id = o.project_id AND u.id = o.id
-    WHERE task_finished(o.status) <> task_finished(u.status);
-    IF flipped IS NULL THEN
-        RETURN NULL;
-    END IF;
-    UPDATE tasks t SET blocked_by = (
-        SELECT count(*) FROM tasks d
-        WHERE d.project_id = t.project_id AND d.id = ANY(t.depends_on) AND NOT task_finished(d.status))
-    WHERE t.depends_on && flipped AND t.depends_on <> '{}'
-      AND t.project_id IN (SELECT DISTINCT project_id FROM new_rows);
+    FOR flip IN
+        SELECT u.project_id, u.id, CASE WHEN task_finished(u.status) THEN -1 ELSE 1 END AS delta
+        FROM old_rows o JOIN new_rows u ON u.project_id = o.project_id AND u.id = o.id
+        WHERE task_finished(o.status) <> task_finished(u.status)
+    LOOP
+        UPDATE tasks SET blocked_by = blocked_by + flip.delta
+        WHERE project_id = flip.project_id AND depends_on @> ARRAY[flip.id] AND depends_on <> '{}';
+    END LOOP;
     RETURN NULL;
 END;
 $$;
@@ -73,24 +74,21 @@ CREATE TRIGGER tasks_recount_dependents AFTER UPDATE ON tasks
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION tasks_recount_dependents();
 
--- A deleted task leaves its dependents' `depends_on`. Not for a project's delete (its tasks
--- all go; the project row is already gone when this runs).
+-- A deleted task leaves its dependents' `depends_on` (and their count, if it was unfinished).
+-- Not for a project's delete (its tasks all go; the project row is already gone when this runs).
 CREATE FUNCTION tasks_forget_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    gone bigint[];
+    gone record;
 BEGIN
-    SELECT array_agg(r.id) INTO gone FROM old_rows r
-    WHERE EXISTS (SELECT 1 FROM projects p WHERE p.id = r.project_id);
-    IF gone IS NULL THEN
-        RETURN NULL;
-    END IF;
-    UPDATE tasks t SET
-        depends_on = ARRAY(SELECT x FROM unnest(t.depends_on) x WHERE x <> ALL(gone)),
-        blocked_by = (
-            SELECT count(*) FROM tasks d
-            WHERE d.project_id = t.project_id AND d.id = ANY(t.depends_on) AND NOT task_finished(d.status))
-    WHERE t.depends_on && gone AND t.depends_on <> '{}'
-      AND t.project_id IN (SELECT DISTINCT project_id FROM old_rows);
+    FOR gone IN
+        SELECT r.project_id, r.id, CASE WHEN task_finished(r.status) THEN 0 ELSE 1 END AS counted
+        FROM old_rows r
+        WHERE EXISTS (SELECT 1 FROM projects p WHERE p.id = r.project_id)
+    LOOP
+        UPDATE tasks SET depends_on = array_remove(depends_on, gone.id),
+                         blocked_by = blocked_by - gone.counted
+        WHERE project_id = gone.project_id AND depends_on @> ARRAY[gone.id] AND depends_on <> '{}';
+    END LOOP;
     RETURN NULL;
 END;
 $$;
