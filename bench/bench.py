@@ -231,6 +231,22 @@ def ceiling_stats(tps, latencies):
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1]}
 
 
+# src/storage/idempotency.rs, begin() and store() (keep in step), for a fresh key per request.
+KEY_LOOKUP = ("WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(1768187245, "
+              "hashtext(:tenant::text || ':' || ('key-' || :r))) AS held) "
+              "SELECT lock.held, k.fingerprint, k.status, k.headers, k.body FROM lock "
+              "LEFT JOIN idempotency_keys k ON lock.held AND k.tenant_id = :tenant "
+              "AND k.key = ('key-' || :r) AND k.expires_at > now();\n")
+KEY_STORE = ("INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status, headers, body, expires_at) "
+             "VALUES (:tenant, ('key-' || :r), sha256(('key-' || :r)::bytea), 201, "
+             "'[[\"content-type\", \"application/json\"], [\"etag\", \"\\\"1\\\"\"]]'::jsonb, "
+             "convert_to(repeat('x', 420), 'UTF8'), now() + make_interval(secs => 86400)) "
+             "ON CONFLICT (tenant_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+             "status = EXCLUDED.status, headers = EXCLUDED.headers, body = EXCLUDED.body, "
+             "created_at = now(), expires_at = EXCLUDED.expires_at "
+             "WHERE idempotency_keys.expires_at <= now() RETURNING true;\n")
+
+
 def write_scripts(workdir):
     """pgbench scripts: the statements the server sends per request of each scenario, copied from
     src/storage (keep them in step). pgbench binds each `:name` as a parameter of the prepared
@@ -297,6 +313,10 @@ def write_scripts(workdir):
         # pgbench has no string variables: keys are built in SQL from a random number.
         "create.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\n"
                       + plain.replace(":key", "('pg-' || :r)"),
+        # The same create under an Idempotency-Key: the transaction routes/idempotency.rs runs
+        # (src/storage/idempotency.rs: the key's lock and lookup, then the effect, then the key).
+        "create_keyed.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\nBEGIN;\n"
+                            + KEY_LOOKUP + plain.replace(":key", "('pg-' || :r)") + KEY_STORE + "COMMIT;\n",
         "create_hot.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\n"
                           + create_one.replace("MILESTONE", ":milestone").replace(":key", "('pg-' || :r)"),
         # Keys rerun:1..5000 are stored: the INSERT conflicts and the same statement reads the task.
@@ -590,6 +610,7 @@ def main():
             ("create c1", "create", tasks, 1, "create.sql", {}),
             ("create c16", "create", tasks, 16, "create.sql", {}),
             ("create c16 hot milestone", "create", tasks, 16, "create_hot.sql", {"milestone": hot}),
+            ("create c16 idempotency-key", "create", tasks, 16, "create_keyed.sql", {"keyed": 1}),
             ("create c64", "create", tasks, 64, "create.sql", {}),
             ("re-run c16", "rerun", tasks, 16, "rerun.sql", {}),
             ("storm c64", "storm", tasks, 64, "storm.sql", {}),
@@ -610,7 +631,7 @@ def main():
             if ONLY and not any(word in name for word in ONLY):
                 continue
             load_env = {**env, "BULK_SIZE": str(extra.get("n", 0)), "MILESTONE_ID": str(extra.get("milestone", "")),
-                        "IF_NONE_MATCH": etag}
+                        "IF_NONE_MATCH": etag, "IDEMPOTENCY_KEYS": str(extra.get("keyed", 0))}
             # The rows a round writes: run events for the events scenarios, tasks for the others.
             # The events scenarios run one wrk thread per connection (see bench/events.py).
             if mode == "claim":
@@ -671,6 +692,7 @@ def main():
     # Server throughput of one scenario over another's (each the median round of its own).
     targets = []
     for name, base, goal in (("create c16 hot milestone", "create c16", 0.8),
+                             ("create c16 idempotency-key", "create c16", 0.8),
                              ("list100 304 c1", "list100 c1", 2.0),
                              ("list100 304 c16", "list100 c16", 2.0)):
         if name in by_name and base in by_name:

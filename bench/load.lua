@@ -1,6 +1,7 @@
 -- wrk script for every bench scenario, chosen by BENCH_MODE:
 --   create  a task with a fresh external_id per request (in milestone MILESTONE_ID when set:
---           the hot-milestone scenario, every request counting into the same milestone)
+--           the hot-milestone scenario, every request counting into the same milestone); with
+--           IDEMPOTENCY_KEYS=1, each request also carries a fresh `Idempotency-Key`
 --   rerun   keys rerun:1..5000, already stored: answered 200 with the stored task
 --   storm   every connection creating the same ten keys
 --   bulk    BULK_SIZE new tasks per request
@@ -35,6 +36,7 @@ function init(args)
   mode = os.getenv("BENCH_MODE") or "create"
   size = tonumber(os.getenv("BULK_SIZE")) or 100
   milestone = tonumber(os.getenv("MILESTONE_ID") or "")
+  keyed = os.getenv("IDEMPOTENCY_KEYS") == "1"
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("TASKDASH_KEY")
   if mode == "304" then
     wrk.headers["If-None-Match"] = os.getenv("IF_NONE_MATCH")
@@ -102,6 +104,14 @@ function request()
     return wrk.format(nil, events_path, nil, '{"events":[' .. table.concat(items, ",") .. ']}')
   else
     body = task("bench task " .. counter, string.format("%s:%d", prefix, counter), counter % 100)
+    if keyed then
+      local headers = {}
+      for name, value in pairs(wrk.headers) do
+        headers[name] = value
+      end
+      headers["Idempotency-Key"] = string.format('"%s:%d"', prefix, counter)
+      return wrk.format(nil, nil, headers, body)
+    end
   end
   return wrk.format(nil, nil, nil, body)
 end
