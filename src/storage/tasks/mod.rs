@@ -1,9 +1,10 @@
-//! Task SQL, by subject: idempotent creation (`creation`, and `planned` for tasks with
-//! dependencies), conditional writes (`write`), claims (`claims`), the dependency and parent
+//! Task SQL, by subject: idempotent creation (`creation`; `batch`, the INSERT of many; and
+//! `planned` for tasks with dependencies), conditional writes (`write`), claims (`claims`), the dependency and parent
 //! graph (`graph`) and listing (`listing`). Every statement names the columns of [`Task`] with [`task_columns!`] and
 //! reads them from an unaliased `tasks` relation (or a CTE returning them), so the list exists
 //! once.
 
+mod batch;
 mod claims;
 mod creation;
 mod graph;

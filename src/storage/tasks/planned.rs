@@ -9,7 +9,8 @@
 
 use std::collections::HashMap;
 
-use super::creation::{CreateError, Created, Planned, find_by_external_ids, insert_batch};
+use super::batch::{Planned, insert_batch};
+use super::creation::{CreateError, Created, find_by_external_ids};
 use super::graph::{self, Locked, finished};
 use crate::domain::{NewTask, dependency_cycle};
 use crate::error::Reference;
