@@ -30,6 +30,8 @@ use crate::state::Limits;
             responses::NotFound,
             responses::Conflict,
             responses::NotClaimant,
+            responses::IdempotencyKeyReused,
+            responses::IdempotencyKeyInFlight,
             responses::PreconditionFailed,
             responses::CursorExpired,
             responses::PayloadTooLarge,

@@ -82,6 +82,32 @@ impl managed::Manager for Connector {
     }
 }
 
+impl Connection {
+    /// Runs `work` so that its failure leaves an enclosing transaction usable (a statement that
+    /// fails aborts the whole transaction otherwise): inside a transaction, under a savepoint
+    /// that a failure rolls back to; outside one, as it is. For statements whose failure is
+    /// followed by a cold-path query that says why.
+    pub async fn recoverable<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut Connection) -> sqlx::Result<T>,
+    ) -> sqlx::Result<T> {
+        if self.depth == 0 {
+            return work(self).await;
+        }
+        let mut tx = Transaction::begin(self).await?;
+        match work(&mut tx).await {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                tx.rollback().await?;
+                Err(error)
+            }
+        }
+    }
+}
+
 /// A transaction on a pooled connection: `BEGIN` now, `COMMIT` with [`Transaction::commit`],
 /// `ROLLBACK` with [`Transaction::rollback`]. Begun inside another one (a storage function
 /// that needs a transaction, called inside an idempotent request's), it is a savepoint of the

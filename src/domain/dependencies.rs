@@ -2,7 +2,35 @@
 
 use std::collections::HashMap;
 
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::{Array, RefOr, Schema};
+
 use super::{ExternalId, JsonInteger, NewTask, Validator, parse_id};
+
+/// `depends_on`: up to [`Dependencies::MAX`] task ids.
+pub fn dependency_ids_schema() -> Array {
+    let id = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1));
+    dependencies_schema(id.into())
+}
+
+/// `depends_on_external_ids`: up to [`Dependencies::MAX`] external_ids.
+pub fn dependency_keys_schema() -> Array {
+    let key = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(ExternalId::MAX_CHARS))
+        .pattern(Some("^[!-~]+$"));
+    dependencies_schema(key.into())
+}
+
+fn dependencies_schema(item: RefOr<Schema>) -> Array {
+    ArrayBuilder::new()
+        .items(item)
+        .max_items(Some(Dependencies::MAX))
+        .build()
+}
 
 /// The tasks a new task waits for, as the request named them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -148,11 +148,11 @@ pub struct TaskInput {
     #[schema(schema_with = labels_schema)]
     pub labels: Option<Vec<String>>,
     /// Ids of tasks of the same project this one waits for (at most 100).
-    #[schema(value_type = Option<Vec<i64>>, max_items = 100)]
+    #[schema(schema_with = super::dependency_ids_schema)]
     pub depends_on: Option<Vec<JsonInteger>>,
     /// Tasks this one waits for, by external_id: items of the same bulk request or tasks
     /// already in the project (at most 100). How a workflow posts a whole plan in one call.
-    #[schema(max_items = 100, value_type = Option<Vec<String>>)]
+    #[schema(schema_with = super::dependency_keys_schema)]
     pub depends_on_external_ids: Option<Vec<String>>,
 }
 

@@ -35,7 +35,7 @@ pub struct TaskPatch {
     pub labels: Option<Vec<String>>,
     /// Replaces the tasks this one waits for (`[]`: none). A dependency that would make the
     /// task wait for itself, directly or through others, is refused with 409.
-    #[schema(value_type = Option<Vec<i64>>, max_items = 100)]
+    #[schema(schema_with = super::dependency_ids_schema)]
     pub depends_on: Option<Vec<JsonInteger>>,
     /// Apply the change only if this worker holds the task's claim (else 409 `not_claimant`).
     /// Any status change clears the claim.

@@ -194,6 +194,8 @@ pub struct StreamToken {
     responses(
         (status = 201, description = "The token", body = StreamToken),
         (status = 404, response = r::NotFound),
+        (status = 409, response = r::IdempotencyKeyInFlight),
+        (status = 422, response = r::IdempotencyKeyReused),
         AuthenticatedErrors, BodyErrors,
     ),
 )]

@@ -55,7 +55,11 @@ pub struct IdempotencyKeyHeader {
     /// `idempotency_key_in_flight`. A structured-header string of 1 to 255 characters, such as
     /// `"8e03978e-40d5-43e8-bc93-6894a57f9324"`. Kept per tenant for `--idempotency-key-ttl`
     /// (24 h); only requests whose effect committed take a key.
-    #[param(rename = "Idempotency-Key", pattern = r#"^"[ !#-\[\]-~]{1,255}"$"#)]
+    #[param(
+        rename = "Idempotency-Key",
+        nullable = false,
+        pattern = r#"^"[ !#-\[\]-~]{1,255}"$"#
+    )]
     idempotency_key: Option<String>,
 }
 

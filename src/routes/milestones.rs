@@ -32,6 +32,7 @@ pub struct MilestonePage {
          headers(("Location" = String, description = "URL of the new milestone"))),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
+        (status = 422, response = r::IdempotencyKeyReused),
         AuthenticatedErrors, BodyErrors,
     ),
 )]

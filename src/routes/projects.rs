@@ -33,6 +33,7 @@ pub struct ProjectPage {
         (status = 201, description = "Created", body = Project,
          headers(("Location" = String, description = "URL of the new project"))),
         (status = 409, response = r::Conflict),
+        (status = 422, response = r::IdempotencyKeyReused),
         AuthenticatedErrors, BodyErrors,
     ),
 )]

@@ -76,6 +76,7 @@ fn refused(refusal: Refusal) -> ApiError {
          body = Repository, headers(("Idempotent-Replayed" = String, description = "`true`"))),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
+        (status = 422, response = r::IdempotencyKeyReused),
         AuthenticatedErrors, BodyErrors,
     ),
 )]

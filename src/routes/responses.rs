@@ -50,9 +50,11 @@ pub struct Unauthorized(pub Problem);
 pub struct NotFound(pub Problem);
 
 /// The change conflicts with the stored state: a slug in use (`conflict`), `expected_status`
-/// differs (`status_mismatch`), an id in the body (`milestone_id`, `parent_task_id`) names
-/// nothing in the project (`reference_not_found`, with a pointer to each such id), or a parent
-/// would make the task its own ancestor (`conflict`).
+/// differs (`status_mismatch`), an id in the body (`milestone_id`, `parent_task_id`,
+/// `depends_on`) names nothing in the project (`reference_not_found`, with a pointer to each
+/// such id), a parent or dependency would make the task its own ancestor or make it wait for
+/// itself (`conflict`), another worker holds the task's claim (`not_claimant`), or the first
+/// request with this `Idempotency-Key` is still running (`idempotency_key_in_flight`).
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
@@ -77,6 +79,33 @@ pub struct Conflict(pub Problem);
     })
 )]
 pub struct NotClaimant(pub Problem);
+
+/// The `Idempotency-Key` was used for another request (method, path or body differ): use a new
+/// key for a new request.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/idempotency-key-reused",
+        "title": "The idempotency key was used for another request", "status": 422,
+        "detail": "this Idempotency-Key was used for another request (method, path or body differ)",
+        "code": "idempotency_key_reused"
+    })
+)]
+pub struct IdempotencyKeyReused(pub Problem);
+
+/// The first request with this `Idempotency-Key` is still running: retry after `Retry-After`.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/idempotency-key-in-flight",
+        "title": "A request with this idempotency key is in progress", "status": 409,
+        "detail": "a request with this Idempotency-Key is still running; retry after it",
+        "code": "idempotency_key_in_flight"
+    })
+)]
+pub struct IdempotencyKeyInFlight(pub Problem);
 
 /// `If-Match` names a version that is no longer current: re-read, then retry.
 #[derive(ToResponse)]

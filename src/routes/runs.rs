@@ -68,6 +68,7 @@ fn with_etag(mut response: HttpResponseBuilder, run: &Run) -> HttpResponse {
             ("ETag" = String, description = "The run's version, for If-Match"))),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
+        (status = 422, response = r::IdempotencyKeyReused),
         AuthenticatedErrors, BodyErrors,
     ),
 )]

@@ -158,7 +158,7 @@ async fn insert(
         times.push(event.ts);
         payloads.push(event.payload.as_ref().map(Json));
     }
-    let rows = sqlx::query(concat!(
+    let insert = sqlx::query(concat!(
         "WITH input AS MATERIALIZED (
              SELECT * FROM UNNEST($4::int[], $5::text[], $6::bigint[], $7::text[], $8::text[],
                                   $9::text[], $10::bigint[], $11::timestamptz[], $12::jsonb[])
@@ -219,9 +219,11 @@ async fn insert(
     .bind(&statuses)
     .bind(&durations)
     .bind(&times)
-    .bind(&payloads)
-    .fetch_all(&mut *connection)
-    .await;
+    .bind(&payloads);
+    // Recoverable: after a taken sequence, the cold path below still queries.
+    let rows = connection
+        .recoverable(async |connection| insert.fetch_all(&mut *connection).await)
+        .await;
     let rows = match rows {
         Ok(rows) => rows,
         Err(error) if constraint(&error) == Some("run_events_pkey") => {

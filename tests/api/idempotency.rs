@@ -362,3 +362,35 @@ async fn browsers_may_send_an_idempotency_key() {
         .to_lowercase();
     assert!(allowed.contains("idempotency-key"), "{allowed}");
 }
+
+/// Under a key the request runs in a transaction; a statement that fails there (a foreign key,
+/// a taken sequence) must still let the cold path say why, and leave the key free.
+#[tokio::test]
+async fn failures_explained_after_a_failed_statement_are_4xx_under_a_key_too() {
+    let app = spawn_app().await;
+    let project = app.create_project("p").await;
+    let path = format!("/projects/{project}/tasks:bulk");
+    let bad = json!({"tasks": [{"title": "a"}, {"title": "b", "milestone_id": 999}]});
+    let (status, _, problem) = send(keyed(&app, Method::POST, &path, "fk", &bad)).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::CONFLICT, Some("reference_not_found"))
+    );
+    assert_eq!(pointers(&problem), ["/tasks/1/milestone_id"]);
+
+    let (_, run) = crate::runs::create_run(&app, project, json!({"workflow_type": "w"})).await;
+    let events = format!("/projects/{project}/runs/{}/events", run["id"]);
+    let first = json!({"event_id": "e1", "event_type": "t", "sequence": 1});
+    send(keyed(&app, Method::POST, &events, "seq-1", &first)).await;
+    let taken = json!({"event_id": "e2", "event_type": "t", "sequence": 1});
+    let (status, _, problem) = send(keyed(&app, Method::POST, &events, "seq-2", &taken)).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+
+    let good = json!({"tasks": [{"title": "a"}]});
+    let (status, _, _) = send(keyed(&app, Method::POST, &path, "fk-2", &good)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.task_count(project).await, 1);
+}

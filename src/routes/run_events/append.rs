@@ -53,6 +53,7 @@ enum Append {
          headers(("Idempotent-Replayed" = String, description = "`true`, for one event"))),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
+        (status = 422, response = r::IdempotencyKeyReused),
         AuthenticatedErrors, BodyErrors,
     ),
 )]

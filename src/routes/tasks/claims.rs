@@ -30,6 +30,8 @@ use crate::storage;
          headers(("ETag" = String, description = "The task's version, for If-Match"))),
         (status = 204, description = "Nothing is claimable now"),
         (status = 404, response = r::NotFound),
+        (status = 409, response = r::IdempotencyKeyInFlight),
+        (status = 422, response = r::IdempotencyKeyReused),
         AuthenticatedErrors, BodyErrors,
     ),
 )]
@@ -80,6 +82,7 @@ pub async fn claim(
          headers(("ETag" = String, description = "The task's version, for If-Match"))),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::NotClaimant),
+        (status = 422, response = r::IdempotencyKeyReused),
         AuthenticatedErrors, BodyErrors,
     ),
 )]
@@ -127,6 +130,7 @@ pub async fn heartbeat(
          headers(("ETag" = String, description = "The task's version, for If-Match"))),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::NotClaimant),
+        (status = 422, response = r::IdempotencyKeyReused),
         AuthenticatedErrors, BodyErrors,
     ),
 )]

@@ -38,6 +38,7 @@ use crate::storage::tasks::Created;
             ("ETag" = String, description = "The task's version, for If-Match"))),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
+        (status = 422, response = r::IdempotencyKeyReused),
         AuthenticatedErrors, BodyErrors,
     ),
 )]
@@ -136,6 +137,7 @@ pub struct BulkResult {
         (status = 200, description = "Every item was already stored: nothing was created", body = BulkResult),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
+        (status = 422, response = r::IdempotencyKeyReused),
         AuthenticatedErrors, BodyErrors,
     ),
 )]

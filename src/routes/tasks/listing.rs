@@ -103,7 +103,7 @@ pub struct TaskListParams {
     #[param(minimum = 0, maximum = 10000)]
     pub priority_max: Option<i64>,
     /// Tasks claimed by this worker (see `tasks:claim`).
-    #[param(min_length = 1, max_length = 255)]
+    #[param(schema_with = crate::domain::worker_id_schema)]
     pub claimed_by: Option<String>,
     /// `true`: the tasks a claim of open tasks would take now: `open`, unclaimed, every
     /// dependency `done` or `archived` (served, in the work-queue order, by an index of exactly
@@ -256,7 +256,8 @@ pub async fn list(
         AuthenticatedErrors, NotModified,
     ),
 )]
-#[get("/projects/{project_id}/tasks/{task_id}")]
+// `[^/:]+`: `…/tasks/7:heartbeat` is another resource (answered 405 for methods it lacks).
+#[get("/projects/{project_id}/tasks/{task_id:[^/:]+}")]
 pub async fn get(
     tenant: Tenant,
     pool: web::Data<Pool>,

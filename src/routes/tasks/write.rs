@@ -58,7 +58,7 @@ pub(super) fn refused(refusal: Refusal, expected: Option<TaskStatus>) -> ApiErro
         AuthenticatedErrors, BodyErrors,
     ),
 )]
-#[patch("/projects/{project_id}/tasks/{task_id}")]
+#[patch("/projects/{project_id}/tasks/{task_id:[^/:]+}")]
 pub async fn update(
     tenant: Tenant,
     pool: web::Data<Pool>,
@@ -98,7 +98,7 @@ pub async fn update(
         AuthenticatedErrors,
     ),
 )]
-#[delete("/projects/{project_id}/tasks/{task_id}")]
+#[delete("/projects/{project_id}/tasks/{task_id:[^/:]+}")]
 pub async fn delete(
     tenant: Tenant,
     pool: web::Data<Pool>,

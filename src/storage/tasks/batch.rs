@@ -68,7 +68,7 @@ pub(super) async fn insert_batch(
         labels.push(sqlx::types::Json(&task.labels));
     }
     // (the item's index, its task) for each row written.
-    let rows: Result<Vec<(i32, Task)>, sqlx::Error> = sqlx::query(concat!(
+    let insert = sqlx::query(concat!(
         "WITH input AS MATERIALIZED (
              SELECT COALESCE(($13::bigint[])[u.n], nextval('tasks_id_seq')) AS id, u.*
              FROM UNNEST($3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
@@ -111,9 +111,11 @@ pub(super) async fn insert_batch(
     .bind(&ids)
     .bind(&depends_on)
     .bind(&blocked_by)
-    .try_map(|row: PgRow| Ok((row.try_get(0)?, task_at(&row, 1)?)))
-    .fetch_all(&mut *connection)
-    .await;
+    .try_map(|row: PgRow| Ok((row.try_get(0)?, task_at(&row, 1)?)));
+    // Recoverable: after a foreign-key violation, the cold path below still queries.
+    let rows: Result<Vec<(i32, Task)>, sqlx::Error> = connection
+        .recoverable(async |connection| insert.fetch_all(&mut *connection).await)
+        .await;
     match rows {
         Ok(rows) => Ok(rows
             .into_iter()
