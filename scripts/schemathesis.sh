@@ -38,7 +38,7 @@ status=0
 # One worker: with two threads, CPython 3.11's `ast` module (which Hypothesis uses to describe
 # lambdas) can fail with "AST constructor recursion depth mismatch" — a crash of the tool, not a
 # finding about the API (seen twice in CI).
-timeout 900 "$venv/bin/st" --config-file scripts/schemathesis.toml run openapi/openapi.json \
+SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$PWD/scripts" timeout 900 "$venv/bin/st" --config-file scripts/schemathesis.toml run openapi/openapi.json \
     --url "$base" \
     --header "Authorization: Bearer $key" \
     --checks all \

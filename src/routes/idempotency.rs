@@ -58,7 +58,7 @@ pub struct IdempotencyKeyHeader {
     #[param(
         rename = "Idempotency-Key",
         nullable = false,
-        pattern = r#"^"[ !#-\[\]-~]{1,255}"$"#
+        pattern = r#"^"[\x20\x21\x23-\x5B\x5D-\x7E]{1,255}"$"#
     )]
     idempotency_key: Option<String>,
 }

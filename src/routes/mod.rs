@@ -82,8 +82,18 @@ pub async fn metrics(pools: web::Data<crate::pool::Pools>) -> actix_web::HttpRes
 
 /// For every documented path, answers the methods it does not serve with 405 and an `Allow`
 /// header. Derived from the spec, so it cannot drift from the routes. Register after the routes.
+///
+/// Paths whose last segment has a suffix after a parameter (`…/tasks/{task_id}:heartbeat`) go
+/// first: `…/tasks/{task_id}` would match them too (a parameter matches any segment).
 pub fn method_not_allowed(cfg: &mut web::ServiceConfig, spec: &utoipa::openapi::OpenApi) {
-    for (path, item) in spec.paths.paths.iter() {
+    let mut paths: Vec<_> = spec.paths.paths.iter().collect();
+    paths.sort_by_key(|(path, _)| {
+        !path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains("}:"))
+    });
+    for (path, item) in paths {
         let methods = [
             ("GET", &item.get),
             ("POST", &item.post),

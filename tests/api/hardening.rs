@@ -28,6 +28,22 @@ async fn a_wrong_method_on_a_known_path_is_405_with_allow() {
             "GET, PATCH, DELETE",
         ),
         (Method::POST, "/health".to_owned(), "GET"),
+        // A suffix after a parameter is another resource than the bare parameter's.
+        (
+            Method::PATCH,
+            format!("/projects/{project}/tasks/1:heartbeat"),
+            "POST",
+        ),
+        (
+            Method::OPTIONS,
+            format!("/projects/{project}/tasks/1:release"),
+            "POST",
+        ),
+        (
+            Method::GET,
+            format!("/projects/{project}/tasks:claim"),
+            "POST",
+        ),
     ];
     for (method, path, allow) in cases {
         let response = app
