@@ -138,7 +138,7 @@ pub enum ApiError {
     Conflict(String),
     #[error("the task's status is `{actual}`, not the expected `{expected}`")]
     StatusMismatch { expected: String, actual: String },
-    #[error("the task changed since it was read (If-Match does not match the current ETag)")]
+    #[error("the resource changed since it was read (If-Match names no current ETag)")]
     PreconditionFailed,
     #[error("{0}")]
     PayloadTooLarge(String),

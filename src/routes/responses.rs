@@ -65,14 +65,14 @@ pub struct NotFound(pub Problem);
 )]
 pub struct Conflict(pub Problem);
 
-/// `If-Match` names a version that is no longer current: re-read, then retry.
+/// `If-Match` names no current version (a stale, weak or foreign tag): re-read, then retry.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
     example = json!({
         "type": "https://taskdash.dev/problems/precondition-failed",
         "title": "The resource changed since it was read", "status": 412,
-        "detail": "the task changed since it was read (If-Match does not match the current ETag)",
+        "detail": "the resource changed since it was read (If-Match names no current ETag)",
         "code": "precondition_failed"
     })
 )]

@@ -64,7 +64,7 @@ pub async fn update(
     }
     let preconditions = Preconditions {
         status: update.expected_status,
-        version: if_match.version,
+        versions: if_match.versions(),
     };
     let task = storage::tasks::update(
         &pool,
@@ -100,7 +100,7 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     let preconditions = Preconditions {
         status: None,
-        version: if_match.version,
+        versions: if_match.versions(),
     };
     storage::tasks::delete(
         &pool,

@@ -6,12 +6,12 @@ use crate::domain::{Task, TaskChanges, TaskStatus};
 use crate::pool::Pool;
 
 /// Conditions under which an update or delete may happen.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Preconditions {
     /// The task's status must be this one (`expected_status`).
     pub status: Option<TaskStatus>,
-    /// The task's version must be this one (`If-Match`).
-    pub version: Option<i32>,
+    /// The task's version must be one of these (`If-Match`; none: no version will do).
+    pub versions: Option<Vec<i32>>,
 }
 
 /// Why a conditional write did not happen.
@@ -50,7 +50,7 @@ pub async fn update(
          WHERE project_id = $1 AND id = $3
            AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)
            AND ($14::text IS NULL OR status = $14)
-           AND ($15::int IS NULL OR version = $15)
+           AND ($15::int[] IS NULL OR version = ANY($15))
          RETURNING ",
         task_columns!()
     ))
@@ -68,7 +68,7 @@ pub async fn update(
     .bind(changes.parent_task_id.flatten())
     .bind(changes.labels.as_deref())
     .bind(preconditions.status)
-    .bind(preconditions.version)
+    .bind(preconditions.versions.as_deref())
     .bind(changes.run_id.is_some())
     .bind(changes.run_id.flatten())
     .try_map(|row| task_at(&row, 0))
@@ -94,12 +94,12 @@ pub async fn delete(
         "DELETE FROM tasks
          WHERE project_id = $1 AND id = $3
            AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)
-           AND ($4::int IS NULL OR version = $4)",
+           AND ($4::int[] IS NULL OR version = ANY($4))",
     )
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
-    .bind(preconditions.version)
+    .bind(preconditions.versions.as_deref())
     .execute(&mut *pool.acquire().await?)
     .await?;
     if result.rows_affected() == 1 {
@@ -121,7 +121,7 @@ async fn explain_refusal(
     let Some(current) = get(pool, tenant_id, project_id, id).await? else {
         return Ok(Refusal::NotFound);
     };
-    if preconditions.version.is_some_and(|v| v != current.version) {
+    if (preconditions.versions.as_ref()).is_some_and(|v| !v.contains(&current.version)) {
         return Ok(Refusal::VersionMismatch);
     }
     if preconditions.status.is_some_and(|s| s != current.status) {
