@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::domain::{Name, Scope};
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -48,10 +49,22 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
-    /// Create a tenant and its first API key; prints `{"tenant": …, "api_key": …}`.
+    /// Create a tenant and its first API key (a `write` key); prints
+    /// `{"tenant": …, "api_key": …}`.
     Create {
         /// Unique tenant name.
         name: String,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Delete a tenant and everything it owns: its API keys, projects (with their milestones,
+    /// tasks, runs, artifacts and repositories) and change log. It cannot be undone.
+    Delete {
+        /// The tenant's name.
+        name: String,
+        /// Confirms the deletion; without it nothing is deleted.
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         database: DatabaseSettings,
     },
@@ -59,11 +72,32 @@ pub enum TenantCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Create another API key for a tenant; prints `{"tenant": …, "api_key": …}`.
+    /// Create another API key for a tenant; prints `{"tenant": …, "api_key": …, "scope": …}`.
     Create {
         /// Name of the tenant the key belongs to.
         #[arg(long)]
         tenant: String,
+        /// `read` (GET, event streams and stream tokens: for a browser dashboard) or `write`
+        /// (everything: for a workflow).
+        #[arg(long, default_value = "write")]
+        scope: Scope,
+        /// What the key is for (`board`), shown by `key list`.
+        #[arg(long, value_parser = parse_key_name)]
+        name: Option<Name>,
+        /// Refuse the key after this long (`30d`, `12h`); default: never.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<Duration>,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// List a tenant's API keys (never their secrets, which are not stored).
+    List {
+        /// Name of the tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         database: DatabaseSettings,
     },
@@ -74,6 +108,10 @@ pub enum KeyCommand {
         #[command(flatten)]
         database: DatabaseSettings,
     },
+}
+
+fn parse_key_name(value: &str) -> Result<Name, String> {
+    Name::parse(value.to_owned())
 }
 
 #[derive(Debug, Clone, Args)]

@@ -21,6 +21,7 @@ pub enum ErrorCode {
     ValidationFailed,
     MalformedRequest,
     Unauthorized,
+    Forbidden,
     NotFound,
     ReferenceNotFound,
     MethodNotAllowed,
@@ -39,6 +40,7 @@ impl ErrorCode {
         match self {
             Self::ValidationFailed | Self::MalformedRequest => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict | Self::StatusMismatch | Self::ReferenceNotFound => StatusCode::CONFLICT,
@@ -56,6 +58,7 @@ impl ErrorCode {
             Self::ValidationFailed => "The request has invalid fields",
             Self::MalformedRequest => "The request could not be read",
             Self::Unauthorized => "A valid API key is required",
+            Self::Forbidden => "The API key's scope does not allow this request",
             Self::NotFound => "Not found",
             Self::ReferenceNotFound => "A referenced resource does not exist",
             Self::MethodNotAllowed => "Method not allowed",
@@ -117,6 +120,10 @@ pub struct Problem {
     /// With `cursor_expired`: the cursor to follow the feed from, after reloading.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    /// With `forbidden`: the scope an API key needs for this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "write")]
+    pub required_scope: Option<&'static str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,8 +132,12 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     Malformed(String),
-    #[error("missing, malformed, unknown or revoked API key")]
+    #[error("missing, malformed, unknown, revoked or expired API key")]
     Unauthorized,
+    /// A key's scope is short of what the request needs (`needed`: the scope's name; this layer
+    /// renders it, `auth` decides it).
+    #[error("this request needs an API key with the `{needed}` scope")]
+    Forbidden { needed: &'static str },
     #[error("{0} not found")]
     NotFound(&'static str),
     /// Ids in the body that name nothing in the project (each listed with its pointer).
@@ -180,6 +191,7 @@ impl ApiError {
             Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::Malformed(_) => ErrorCode::MalformedRequest,
             Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::Forbidden { .. } => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::UnknownReference(_) => ErrorCode::ReferenceNotFound,
             Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
@@ -218,6 +230,10 @@ impl ApiError {
             },
             cursor: match self {
                 Self::CursorExpired { cursor } => Some(cursor.clone()),
+                _ => None,
+            },
+            required_scope: match self {
+                Self::Forbidden { needed } => Some(*needed),
                 _ => None,
             },
         }

@@ -2,6 +2,7 @@
 //! turns them into the validated types storage accepts, collecting *every* problem with its
 //! JSON pointer. One file per resource; text rules in `text`, bulk rules in `bulk`.
 
+mod api_key;
 mod artifact;
 mod bulk;
 mod change;
@@ -15,6 +16,7 @@ mod task;
 mod text;
 pub mod timestamp;
 
+pub use api_key::*;
 pub use artifact::*;
 pub use bulk::*;
 pub use change::*;

@@ -38,6 +38,20 @@ pub struct BadRequest(pub Problem);
 )]
 pub struct Unauthorized(pub Problem);
 
+/// The API key's scope does not allow the request: a `read` key on a route that writes.
+/// `required_scope` names the scope needed.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "https://taskdash.dev/problems/forbidden",
+        "title": "The API key's scope does not allow this request", "status": 403,
+        "detail": "this request needs an API key with the `write` scope",
+        "code": "forbidden", "required_scope": "write"
+    })
+)]
+pub struct Forbidden(pub Problem);
+
 /// No such resource for this tenant (another tenant's resources are reported the same way).
 #[derive(ToResponse)]
 #[response(

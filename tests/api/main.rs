@@ -4,6 +4,7 @@
 mod artifacts;
 mod bulk;
 mod changes;
+mod cli;
 mod conditional;
 mod counts;
 mod events;
@@ -19,6 +20,7 @@ mod projects;
 mod repositories;
 mod run_events;
 mod runs;
+mod scopes;
 mod spec;
 mod tasks;
 mod tenancy;
