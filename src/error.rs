@@ -13,10 +13,22 @@ pub type ApiResult<T, E = ApiError> = Result<T, E>;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Stable error codes: clients may branch on `code`; `type` is the same code as a URI.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema, strum::IntoStaticStr)]
+/// Stable error codes: clients may branch on `code`; `type` is the same code as a relative URI,
+/// `/problems/{code}`, where the server describes it (a reference the deployment controls).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "kebab-case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ErrorCode {
     ValidationFailed,
     MalformedRequest,
@@ -73,9 +85,13 @@ impl ErrorCode {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The problem type: a relative reference to the page that describes the code.
     pub fn type_uri(self) -> String {
-        let slug: &str = self.into();
-        format!("https://taskdash.dev/problems/{slug}")
+        format!("/problems/{}", self.as_str())
     }
 }
 
@@ -101,7 +117,7 @@ impl FieldError {
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
-    "type": "https://taskdash.dev/problems/validation-failed",
+    "type": "/problems/validation_failed",
     "title": "The request has invalid fields",
     "status": 400,
     "detail": "1 field is invalid",

@@ -52,7 +52,7 @@ use crate::state::Limits;
         (name = "artifacts", description = "What workflow steps produce, by task, kind and iteration: content with its digest"),
         (name = "repositories", description = "Where a project's code lives, idempotent by normalised URL"),
         (name = "changes", description = "The change feed: every write, in commit order, as pages or live Server-Sent Events"),
-        (name = "operations", description = "Health checks")
+        (name = "operations", description = "Health checks, and the pages that problem types point at")
     ),
     modifiers(&BearerScheme),
     // Every operation needs an API key unless it says otherwise (the health checks).

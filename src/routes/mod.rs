@@ -10,6 +10,7 @@ mod conditional;
 mod events;
 mod health;
 mod milestones;
+mod problems;
 mod projects;
 mod repositories;
 pub mod responses;
@@ -32,6 +33,7 @@ const REPLAYED: &str = "Idempotent-Replayed";
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::live)
         .service(health::ready)
+        .service(problems::get)
         .service(projects::create)
         .service(projects::list)
         .service(projects::get)

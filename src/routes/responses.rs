@@ -17,7 +17,7 @@ use crate::error::Problem;
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/validation-failed",
+        "type": "/problems/validation_failed",
         "title": "The request has invalid fields", "status": 400, "detail": "1 field is invalid",
         "code": "validation_failed",
         "errors": [{"pointer": "/title", "detail": "must be 1 to 500 characters"}]
@@ -31,7 +31,7 @@ pub struct BadRequest(pub Problem);
     content_type = "application/problem+json",
     headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"taskdash\"`")),
     example = json!({
-        "type": "https://taskdash.dev/problems/unauthorized", "title": "A valid API key is required",
+        "type": "/problems/unauthorized", "title": "A valid API key is required",
         "status": 401, "detail": "missing, malformed, unknown or revoked API key",
         "code": "unauthorized"
     })
@@ -44,7 +44,7 @@ pub struct Unauthorized(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/forbidden",
+        "type": "/problems/forbidden",
         "title": "The API key's scope does not allow this request", "status": 403,
         "detail": "this request needs an API key with the `write` scope",
         "code": "forbidden", "required_scope": "write"
@@ -57,7 +57,7 @@ pub struct Forbidden(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/not-found", "title": "Not found", "status": 404,
+        "type": "/problems/not_found", "title": "Not found", "status": 404,
         "detail": "project not found", "code": "not_found"
     })
 )]
@@ -71,7 +71,7 @@ pub struct NotFound(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/status-mismatch",
+        "type": "/problems/status_mismatch",
         "title": "The task's status is not the expected one", "status": 409,
         "detail": "the task's status is `in_progress`, not the expected `open`",
         "code": "status_mismatch"
@@ -84,7 +84,7 @@ pub struct Conflict(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/precondition-failed",
+        "type": "/problems/precondition_failed",
         "title": "The resource changed since it was read", "status": 412,
         "detail": "the resource changed since it was read (If-Match names no current ETag)",
         "code": "precondition_failed"
@@ -98,7 +98,7 @@ pub struct PreconditionFailed(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/cursor-expired",
+        "type": "/problems/cursor_expired",
         "title": "The cursor is older than the kept changes", "status": 410,
         "detail": "changes after this cursor were pruned; reload, then follow from `cursor`",
         "code": "cursor_expired", "cursor": "7391-0"
@@ -111,7 +111,7 @@ pub struct CursorExpired(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/payload-too-large",
+        "type": "/problems/payload_too_large",
         "title": "The request body is too large", "status": 413,
         "detail": "the request body exceeds the configured limit", "code": "payload_too_large"
     })
@@ -123,7 +123,7 @@ pub struct PayloadTooLarge(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/unsupported-media-type",
+        "type": "/problems/unsupported_media_type",
         "title": "Unsupported content type", "status": 415,
         "detail": "the body must be JSON, sent with `Content-Type: application/json`",
         "code": "unsupported_media_type"
@@ -136,7 +136,7 @@ pub struct UnsupportedMediaType(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/internal", "title": "Internal server error",
+        "type": "/problems/internal", "title": "Internal server error",
         "status": 500, "detail": "an unexpected error occurred; it has been logged",
         "code": "internal"
     })
@@ -149,7 +149,7 @@ pub struct Internal(pub Problem);
     content_type = "application/problem+json",
     headers(("Retry-After" = String, description = "Seconds to wait before retrying")),
     example = json!({
-        "type": "https://taskdash.dev/problems/service-unavailable",
+        "type": "/problems/service_unavailable",
         "title": "The service is temporarily unavailable", "status": 503,
         "detail": "the database is unavailable; retry shortly", "code": "service_unavailable"
     })

@@ -16,6 +16,7 @@ mod helpers;
 mod listing;
 mod operations;
 mod preconditions;
+mod problems;
 mod projects;
 mod repositories;
 mod run_events;
