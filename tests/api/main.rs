@@ -7,6 +7,7 @@ mod changes;
 mod cli;
 mod conditional;
 mod counts;
+mod database;
 mod events;
 mod feed_access;
 mod feed_guarantees;
