@@ -42,6 +42,9 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         settings.bind.ip(),
         application.port()
     );
+    if let (Some(bind), Some(port)) = (settings.metrics_bind, application.metrics_port()) {
+        tracing::info!("metrics on http://{}:{port}/metrics only", bind.ip());
+    }
     let (handle, draining) = (application.handle(), application.draining());
     let server = tokio::spawn(application.run_until_stopped());
     let drain = match stop_signal().await? {

@@ -120,6 +120,11 @@ pub struct ServeSettings {
     #[arg(long, env = "TASKDASH_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
+    /// Serve `/metrics` on this address only (a separate listener, e.g. for a cluster-internal
+    /// scrape), and not on the API's. Default: `/metrics` on the API's address.
+    #[arg(long, env = "TASKDASH_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, env = "TASKDASH_WORKERS")]
     pub workers: Option<usize>,
