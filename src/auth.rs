@@ -15,7 +15,7 @@
 mod cache;
 pub mod scope;
 
-pub use cache::{KeyCache, USE_GRANULARITY};
+pub use cache::KeyCache;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;

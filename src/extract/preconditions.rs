@@ -197,6 +197,11 @@ impl IfNoneMatch {
         self.condition.is_some()
     }
 
+    /// Whether the header is `*` (matches any current representation, none of a missing one).
+    pub fn is_any(&self) -> bool {
+        self.condition == Some(Condition::Any)
+    }
+
     /// Whether `etag` matches one of the tags (weak comparison: `W/"x"` matches `"x"`).
     pub fn matches(&self, etag: &str) -> bool {
         let Some(current) = EntityTag::parse(etag.as_bytes()) else {

@@ -87,6 +87,24 @@ impl Populated {
     }
 }
 
+impl Populated {
+    /// The path of something that does not exist: the resource the template names is missing
+    /// from this project, or, for the project's own routes, the project is.
+    pub fn missing(&self, template: &str) -> String {
+        let within = template
+            .replace("{milestone_id}", "999999")
+            .replace("{task_id}", "999999")
+            .replace("{run_id}", "999999")
+            .replace("{repository_id}", "999999")
+            .replace("{kind}", "absent");
+        if within != template {
+            self.path(&within)
+        } else {
+            self.path(&template.replace("{project_id}", "999999"))
+        }
+    }
+}
+
 /// One operation of the spec.
 pub struct Operation {
     pub method: Method,

@@ -209,6 +209,25 @@ async fn every_conditional_read_is_304_for_a_list_holding_its_tag_and_200_for_fo
 }
 
 #[tokio::test]
+async fn if_none_match_star_on_something_that_does_not_exist_is_404_not_304() {
+    let app = spawn_app().await;
+    let everything = Populated::create(&app).await;
+    for operation in declaring("If-None-Match") {
+        let path = everything.missing(&operation.template);
+        if path == "/projects" {
+            continue; // always exists
+        }
+        let response = app
+            .get(&path)
+            .header("if-none-match", "*")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, StatusCode::NOT_FOUND).await;
+    }
+}
+
+#[tokio::test]
 async fn an_empty_cursor_is_the_first_page_of_every_list() {
     let app = spawn_app().await;
     let everything = Populated::create(&app).await;
