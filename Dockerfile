@@ -22,7 +22,8 @@ COPY --from=build /usr/local/bin/taskdash /usr/local/bin/taskdash
 USER taskdash
 ENV TASKDASH_BIND=0.0.0.0:8080 \
     TASKDASH_LOG_FORMAT=json
-EXPOSE 8080
+# 9090: /metrics, when TASKDASH_METRICS_BIND is set to it (as in docker-compose.yml).
+EXPOSE 8080 9090
 HEALTHCHECK --interval=5s --timeout=2s --retries=3 \
     CMD curl -fs http://127.0.0.1:8080/health/ready >/dev/null || exit 1
 # Without DATABASE_URL the binary would start a private PostgreSQL, which this image does not

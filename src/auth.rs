@@ -1,24 +1,35 @@
 //! API keys and the [`Tenant`] extractor: a handler that takes a `Tenant` argument is
-//! authenticated, and every storage call it makes is scoped by that tenant's id.
+//! authenticated and authorised, and every storage call it makes is scoped by that tenant's id.
 //!
 //! Keys look like `tdk_` + 64 hex digits (256 random bits). The prefix lets secret scanners
 //! spot leaked keys; only the SHA-256 of the whole key is stored, so a key is shown once.
 //!
+//! A key has a scope (`read` or `write`) and may expire. Which scope a request needs is decided
+//! in one place, [`scope::required_scope`], by the extractor every authenticated handler takes:
+//! no handler checks it itself, and a new route needs `write` unless listed there.
+//!
 //! Lookups are cached per replica for `--auth-cache-secs`, so authentication costs no database
 //! round trip on the hot path; that is also the bound on how long a revoked key keeps working.
+//! Expiry is exact: the cached lookup carries the expiry, checked on every request.
+
+mod cache;
+pub mod scope;
+
+pub use cache::KeyCache;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
-use std::sync::Arc;
-use std::time::Duration;
 
 use crate::pool::Pool;
 use sha2::{Digest, Sha256};
 
+use crate::domain::{Name, Scope};
 use crate::error::ApiError;
 use crate::storage;
+use crate::storage::tenants::NewKey;
 
 const KEY_PREFIX: &str = "tdk_";
 const SECRET_BYTES: usize = 32;
@@ -36,36 +47,79 @@ fn generate_key() -> GeneratedKey {
     GeneratedKey { secret, hash }
 }
 
+/// What a new key may do, and until when.
+#[derive(Clone, Debug)]
+pub struct KeyOptions {
+    pub scope: Scope,
+    /// What the key is for (`board`), shown by `key list`.
+    pub name: Option<Name>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl Default for KeyOptions {
+    /// A write key without name or expiry: what `tenant create` issues.
+    fn default() -> Self {
+        Self {
+            scope: Scope::Write,
+            name: None,
+            expires_at: None,
+        }
+    }
+}
+
 /// What `tenant create` and `key create` print: the key's secret appears here and nowhere else.
 #[derive(Debug, serde::Serialize)]
 pub struct IssuedKey {
     pub tenant: storage::tenants::TenantRecord,
     pub api_key_id: i64,
     pub api_key: String,
+    pub scope: Scope,
+    pub name: Option<Name>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
-impl IssuedKey {
-    fn new(stored: storage::tenants::StoredKey, key: GeneratedKey) -> Self {
-        Self {
+/// Characters of a key shown in listings: `tdk_` and 8 of its 64 hex digits (32 of 256 bits).
+const SHOWN_PREFIX_CHARS: usize = KEY_PREFIX.len() + 8;
+
+impl GeneratedKey {
+    fn to_store<'a>(&'a self, options: &'a KeyOptions) -> NewKey<'a> {
+        NewKey {
+            hash: &self.hash,
+            prefix: &self.secret[..SHOWN_PREFIX_CHARS],
+            scope: options.scope,
+            name: options.name.as_ref(),
+            expires_at: options.expires_at,
+        }
+    }
+
+    fn issued(self, stored: storage::tenants::StoredKey, options: KeyOptions) -> IssuedKey {
+        IssuedKey {
             tenant: stored.tenant,
             api_key_id: stored.api_key_id,
-            api_key: key.secret,
+            api_key: self.secret,
+            scope: options.scope,
+            name: options.name,
+            expires_at: options.expires_at,
         }
     }
 }
 
-/// Creates a tenant and its first key; `None` if the name is taken.
+/// Creates a tenant and its first key (a write key); `None` if the name is taken.
 pub async fn create_tenant(pool: &Pool, name: &str) -> sqlx::Result<Option<IssuedKey>> {
-    let key = generate_key();
-    let stored = storage::tenants::create_tenant(pool, name, &key.hash).await?;
-    Ok(stored.map(|stored| IssuedKey::new(stored, key)))
+    let (key, options) = (generate_key(), KeyOptions::default());
+    let stored = storage::tenants::create_tenant(pool, name, &key.to_store(&options)).await?;
+    Ok(stored.map(|stored| key.issued(stored, options)))
 }
 
 /// Issues another key for an existing tenant; `None` if there is no such tenant.
-pub async fn create_key(pool: &Pool, tenant_name: &str) -> sqlx::Result<Option<IssuedKey>> {
+pub async fn create_key(
+    pool: &Pool,
+    tenant_name: &str,
+    options: KeyOptions,
+) -> sqlx::Result<Option<IssuedKey>> {
     let key = generate_key();
-    let stored = storage::tenants::create_key(pool, tenant_name, &key.hash).await?;
-    Ok(stored.map(|stored| IssuedKey::new(stored, key)))
+    let stored = storage::tenants::create_key(pool, tenant_name, &key.to_store(&options)).await?;
+    Ok(stored.map(|stored| key.issued(stored, options)))
 }
 
 pub fn hash_key(secret: &str) -> Vec<u8> {
@@ -84,43 +138,13 @@ fn has_secret_after(token: &str, prefix: &str) -> bool {
     })
 }
 
-/// Recent key lookups (hash → tenant, or `None` for no such active key), shared by a replica's
-/// workers. Concurrent lookups of one key share one query.
-#[derive(Clone)]
-pub struct KeyCache {
-    cache: Option<moka::future::Cache<Vec<u8>, Option<i64>>>,
-}
-
-impl KeyCache {
-    /// `ttl` zero disables caching: every request checks its key in the database.
-    pub fn new(ttl: Duration) -> Self {
-        let cache = (!ttl.is_zero()).then(|| {
-            moka::future::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ttl)
-                .build()
-        });
-        Self { cache }
-    }
-
-    async fn tenant_for(&self, pool: &Pool, hash: Vec<u8>) -> Result<Option<i64>, ApiError> {
-        let Some(cache) = &self.cache else {
-            return Ok(storage::tenants::tenant_for_key(pool, &hash).await?);
-        };
-        cache
-            .try_get_with(hash.clone(), storage::tenants::tenant_for_key(pool, &hash))
-            .await
-            .map_err(|error: Arc<sqlx::Error>| {
-                tracing::warn!(error = %error, "API key lookup failed");
-                ApiError::Unavailable
-            })
-    }
-}
-
-/// The authenticated caller.
+/// The authenticated caller, allowed to make this request.
 #[derive(Clone, Copy, Debug)]
 pub struct Tenant {
     pub id: i64,
+    /// The key the request came with.
+    pub key_id: i64,
+    pub scope: Scope,
 }
 
 impl FromRequest for Tenant {
@@ -131,16 +155,29 @@ impl FromRequest for Tenant {
         let token = bearer_token(req).filter(|token| well_formed(token));
         let pool = req.app_data::<web::Data<Pool>>().cloned();
         let cache = req.app_data::<web::Data<KeyCache>>().cloned();
+        let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
+        let needed = scope::required_scope(req.method(), &route);
         Box::pin(async move {
             let (Some(token), Some(pool), Some(cache)) = (token, pool, cache) else {
                 return Err(ApiError::Unauthorized);
             };
-            let tenant_id = cache
-                .tenant_for(&pool, hash_key(&token))
+            let key = cache
+                .key_for(&pool, hash_key(&token))
                 .await?
+                .filter(|key| key.expires_at.is_none_or(|at| at > Utc::now()))
                 .ok_or(ApiError::Unauthorized)?;
-            tracing::Span::current().record("tenant_id", tenant_id);
-            Ok(Tenant { id: tenant_id })
+            tracing::Span::current().record("tenant_id", key.tenant_id);
+            cache.note_use(Pool::clone(&pool), key.id).await;
+            if !key.scope.allows(needed) {
+                return Err(ApiError::Forbidden {
+                    needed: needed.as_str(),
+                });
+            }
+            Ok(Tenant {
+                id: key.tenant_id,
+                key_id: key.id,
+                scope: key.scope,
+            })
         })
     }
 }

@@ -1,13 +1,17 @@
-//! What each subcommand does. `main` only parses the command line and calls in here.
+//! What each subcommand does. `main` only parses the command line and calls in here; the
+//! tenant and key commands are in [`tenants`].
+
+mod keys;
+pub use keys::{key, tenant};
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-use crate::auth::{self, IssuedKey};
+use crate::auth;
 use crate::configuration::{DatabaseSettings, ServeSettings};
 use crate::database::Database;
 use crate::pool::Pool;
@@ -38,6 +42,9 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         settings.bind.ip(),
         application.port()
     );
+    if let (Some(bind), Some(port)) = (settings.metrics_bind, application.metrics_port()) {
+        tracing::info!("metrics on http://{}:{port}/metrics only", bind.ip());
+    }
     let (handle, draining) = (application.handle(), application.draining());
     let server = tokio::spawn(application.run_until_stopped());
     let drain = match stop_signal().await? {
@@ -103,48 +110,7 @@ pub async fn migrate(settings: DatabaseSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn create_tenant(name: String, settings: DatabaseSettings) -> anyhow::Result<()> {
-    let (database, pool) = open_migrated(&settings).await?;
-    let issued = auth::create_tenant(&pool, &name).await;
-    pool.close().await;
-    finish(database).await;
-    match issued? {
-        Some(issued) => print_issued(&issued),
-        None => bail!(
-            "a tenant named `{name}` already exists; use `taskdash key create --tenant {name}`"
-        ),
-    }
-}
-
-pub async fn create_key(tenant: String, settings: DatabaseSettings) -> anyhow::Result<()> {
-    let (database, pool) = open_migrated(&settings).await?;
-    let issued = auth::create_key(&pool, &tenant).await;
-    pool.close().await;
-    finish(database).await;
-    match issued? {
-        Some(issued) => print_issued(&issued),
-        None => bail!("no tenant named `{tenant}`"),
-    }
-}
-
-pub async fn revoke_key(key_id: i64, settings: DatabaseSettings) -> anyhow::Result<()> {
-    let (database, pool) = open_migrated(&settings).await?;
-    let revoked = tenants::revoke_key(&pool, key_id).await;
-    pool.close().await;
-    finish(database).await;
-    if revoked? {
-        eprintln!("API key {key_id} revoked");
-        Ok(())
-    } else {
-        bail!("no active API key with id {key_id}")
-    }
-}
-
-fn print_issued(issued: &IssuedKey) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string(issued)?);
-    Ok(())
-}
-
+/// Stops the embedded cluster, if the command started one.
 async fn finish(database: Database) {
     let _ = tokio::task::spawn_blocking(move || database.shutdown()).await;
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::domain::{Name, Scope};
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -48,10 +49,22 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
-    /// Create a tenant and its first API key; prints `{"tenant": …, "api_key": …}`.
+    /// Create a tenant and its first API key (a `write` key); prints
+    /// `{"tenant": …, "api_key": …}`.
     Create {
         /// Unique tenant name.
         name: String,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Delete a tenant and everything it owns: its API keys, projects (with their milestones,
+    /// tasks, runs, artifacts and repositories) and change log. It cannot be undone.
+    Delete {
+        /// The tenant's name.
+        name: String,
+        /// Confirms the deletion; without it nothing is deleted.
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         database: DatabaseSettings,
     },
@@ -59,11 +72,32 @@ pub enum TenantCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Create another API key for a tenant; prints `{"tenant": …, "api_key": …}`.
+    /// Create another API key for a tenant; prints `{"tenant": …, "api_key": …, "scope": …}`.
     Create {
         /// Name of the tenant the key belongs to.
         #[arg(long)]
         tenant: String,
+        /// `read` (GET, event streams and stream tokens: for a browser dashboard) or `write`
+        /// (everything: for a workflow).
+        #[arg(long, default_value = "write")]
+        scope: Scope,
+        /// What the key is for (`board`), shown by `key list`.
+        #[arg(long, value_parser = parse_key_name)]
+        name: Option<Name>,
+        /// Refuse the key after this long (`30d`, `12h`); default: never.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<Duration>,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// List a tenant's API keys (never their secrets, which are not stored).
+    List {
+        /// Name of the tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         database: DatabaseSettings,
     },
@@ -76,11 +110,20 @@ pub enum KeyCommand {
     },
 }
 
+fn parse_key_name(value: &str) -> Result<Name, String> {
+    Name::parse(value.to_owned())
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeSettings {
     /// Address to listen on.
     #[arg(long, env = "TASKDASH_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+
+    /// Serve `/metrics` on this address only (a separate listener, e.g. for a cluster-internal
+    /// scrape), and not on the API's. Default: `/metrics` on the API's address.
+    #[arg(long, env = "TASKDASH_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
 
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long, env = "TASKDASH_WORKERS")]

@@ -94,38 +94,56 @@ impl Database {
     }
 }
 
-/// Creates the target database unless it exists. Replicas may race here: losing the race is fine.
+/// Creates the target database unless it exists. It connects to the target first, and to the
+/// `postgres` maintenance database only when the target does not exist: behind a connection
+/// pooler that exposes only the application's database, or with a role that may connect to
+/// nothing else, startup must not depend on reaching `postgres`. Replicas may race to create it:
+/// losing the race is fine.
 pub async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
     let name = options
         .get_database()
         .context("the database URL names no database")?
         .to_owned();
+    match PgConnection::connect_with(options).await {
+        Ok(connection) => return Ok(connection.close().await?),
+        Err(error) if names_missing_database(&error) => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot connect to database `{name}`"));
+        }
+    }
+    tracing::info!(database = %name, "the database does not exist; creating it");
     let mut admin = PgConnection::connect_with(&options.clone().database("postgres"))
         .await
-        .context("cannot connect to PostgreSQL")?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut admin)
-            .await?;
-    if !exists {
-        let statement = format!("CREATE DATABASE {}", quote_identifier(&name));
-        if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut admin)
-            .await
-        {
-            // 42P04 duplicate_database, 23505 unique_violation: another process just created it.
-            let raced = error
-                .as_database_error()
-                .and_then(|e| e.code())
-                .is_some_and(|code| code == "42P04" || code == "23505");
-            if !raced {
-                return Err(error).context("creating the database");
-            }
+        .with_context(|| {
+            format!(
+                "database `{name}` does not exist, and creating it needs a connection to the \
+                 `postgres` maintenance database, which failed"
+            )
+        })?;
+    let statement = format!("CREATE DATABASE {}", quote_identifier(&name));
+    if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(&mut admin)
+        .await
+    {
+        // 42P04 duplicate_database, 23505 unique_violation: another process just created it.
+        let raced = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "42P04" || code == "23505");
+        if !raced {
+            return Err(error).context("creating the database");
         }
     }
     admin.close().await?;
     Ok(())
+}
+
+/// Whether connecting failed because the database does not exist (3D000 invalid_catalog_name).
+fn names_missing_database(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "3D000")
 }
 
 pub fn quote_identifier(name: &str) -> String {

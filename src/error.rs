@@ -13,14 +13,27 @@ pub type ApiResult<T, E = ApiError> = Result<T, E>;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Stable error codes: clients may branch on `code`; `type` is the same code as a URI.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema, strum::IntoStaticStr)]
+/// Stable error codes: clients may branch on `code`; `type` is the same code as a relative URI,
+/// `/problems/{code}`, where the server describes it (a reference the deployment controls).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "kebab-case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ErrorCode {
     ValidationFailed,
     MalformedRequest,
     Unauthorized,
+    Forbidden,
     NotFound,
     ReferenceNotFound,
     MethodNotAllowed,
@@ -42,6 +55,7 @@ impl ErrorCode {
         match self {
             Self::ValidationFailed | Self::MalformedRequest => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict | Self::StatusMismatch | Self::NotClaimant | Self::ReferenceNotFound => {
@@ -63,6 +77,7 @@ impl ErrorCode {
             Self::ValidationFailed => "The request has invalid fields",
             Self::MalformedRequest => "The request could not be read",
             Self::Unauthorized => "A valid API key is required",
+            Self::Forbidden => "The API key's scope does not allow this request",
             Self::NotFound => "Not found",
             Self::ReferenceNotFound => "A referenced resource does not exist",
             Self::MethodNotAllowed => "Method not allowed",
@@ -80,9 +95,13 @@ impl ErrorCode {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The problem type: a relative reference to the page that describes the code.
     pub fn type_uri(self) -> String {
-        let slug: &str = self.into();
-        format!("https://taskdash.dev/problems/{slug}")
+        format!("/problems/{}", self.as_str())
     }
 }
 
@@ -108,7 +127,7 @@ impl FieldError {
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
-    "type": "https://taskdash.dev/problems/validation-failed",
+    "type": "/problems/validation_failed",
     "title": "The request has invalid fields",
     "status": 400,
     "detail": "1 field is invalid",
@@ -127,6 +146,10 @@ pub struct Problem {
     /// With `cursor_expired`: the cursor to follow the feed from, after reloading.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    /// With `forbidden`: the scope an API key needs for this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "write")]
+    pub required_scope: Option<&'static str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,8 +158,12 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     Malformed(String),
-    #[error("missing, malformed, unknown or revoked API key")]
+    #[error("missing, malformed, unknown, revoked or expired API key")]
     Unauthorized,
+    /// A key's scope is short of what the request needs (`needed`: the scope's name; this layer
+    /// renders it, `auth` decides it).
+    #[error("this request needs an API key with the `{needed}` scope")]
+    Forbidden { needed: &'static str },
     #[error("{0} not found")]
     NotFound(&'static str),
     /// Ids in the body that name nothing in the project (each listed with its pointer).
@@ -150,7 +177,7 @@ pub enum ApiError {
     StatusMismatch { expected: String, actual: String },
     #[error("{}", not_claimant(.holder))]
     NotClaimant { holder: Option<String> },
-    #[error("the task changed since it was read (If-Match does not match the current ETag)")]
+    #[error("the resource changed since it was read (If-Match names no current ETag)")]
     PreconditionFailed,
     #[error("this Idempotency-Key was used for another request (method, path or body differ)")]
     IdempotencyKeyReused,
@@ -203,6 +230,7 @@ impl ApiError {
             Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::Malformed(_) => ErrorCode::MalformedRequest,
             Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::Forbidden { .. } => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::UnknownReference(_) => ErrorCode::ReferenceNotFound,
             Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
@@ -244,6 +272,10 @@ impl ApiError {
             },
             cursor: match self {
                 Self::CursorExpired { cursor } => Some(cursor.clone()),
+                _ => None,
+            },
+            required_scope: match self {
+                Self::Forbidden { needed } => Some(*needed),
                 _ => None,
             },
         }

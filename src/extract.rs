@@ -1,4 +1,4 @@
-//! Request extractors (JSON bodies, the `If-Match` header) that fail with our problem+json,
+//! Request extractors (JSON bodies, the precondition headers) that fail with our problem+json,
 //! naming what was wrong and where.
 
 use actix_web::dev::Payload;
@@ -10,6 +10,9 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError};
+
+mod preconditions;
+pub use preconditions::{IfMatch, IfNoneMatch};
 
 /// A JSON body. Unlike `actix_web::web::Json`, a body that does not fit the schema is answered
 /// with the JSON pointer of the offending value (`/tasks/3/priority_score`).
@@ -139,122 +142,4 @@ pub async fn require_utf8_query(
         return Ok(req.error_response(error));
     }
     next.call(req).await
-}
-
-/// The `If-Match` header, as documented and as read: the version it names (`"3"` or `W/"3"`),
-/// or none when absent or `*` (any existing resource).
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Header)]
-pub struct IfMatch {
-    /// The `ETag` of a previous read (`"3"`; `3` is read the same), or `*`: the write happens
-    /// only if the resource is still at that version (else 412).
-    #[param(rename = "If-Match", value_type = String, required = false, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"|[0-9]{1,9})$"#)]
-    pub version: Option<i32>,
-}
-
-impl FromRequest for IfMatch {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(parse_if_match(req).map(|version| Self { version }))
-    }
-}
-
-fn parse_if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
-    let Some(value) = req.headers().get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let invalid = || {
-        ApiError::field(
-            "/header/If-Match",
-            "must be an ETag returned by this API, such as \"3\"",
-        )
-    };
-    let value = value.to_str().map_err(|_| invalid())?.trim();
-    if value == "*" {
-        return Ok(None);
-    }
-    // Clients that drop the quotes are common enough to meet halfway: `3` is read as `"3"`.
-    let tag = value.strip_prefix("W/").unwrap_or(value);
-    let digits = match tag.strip_prefix('"') {
-        Some(quoted) => quoted.strip_suffix('"'),
-        None if tag.len() == value.len() => Some(tag),
-        None => None,
-    }
-    .filter(|t| (1..=9).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
-    .ok_or_else(invalid)?;
-    digits.parse().map(Some).map_err(|_| invalid())
-}
-
-/// The `If-None-Match` header: the entity tags a client already holds, or `*`.
-#[derive(Debug, Default, utoipa::IntoParams)]
-#[into_params(parameter_in = Header)]
-pub struct IfNoneMatch {
-    /// `ETag`s of earlier answers (or `*`): when one still matches, the answer is 304 with no
-    /// body. Compared weakly, as RFC 9110 says for `If-None-Match`.
-    #[param(rename = "If-None-Match", value_type = String, required = false)]
-    tags: Option<String>,
-}
-
-impl IfNoneMatch {
-    /// Whether the request holds any tag at all.
-    pub fn is_present(&self) -> bool {
-        self.tags.is_some()
-    }
-
-    /// Whether `etag` matches one of the tags (weak comparison: `W/"x"` matches `"x"`).
-    pub fn matches(&self, etag: &str) -> bool {
-        let Some(tags) = &self.tags else {
-            return false;
-        };
-        let wanted = opaque_tag(etag);
-        tags.trim() == "*" || tags.split(',').any(|tag| opaque_tag(tag) == wanted)
-    }
-}
-
-/// An entity tag without its weakness marker: `W/"3"` and `"3"` compare equal.
-fn opaque_tag(tag: &str) -> &str {
-    let tag = tag.trim();
-    tag.strip_prefix("W/").unwrap_or(tag)
-}
-
-impl FromRequest for IfNoneMatch {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let tags = req
-            .headers()
-            .get_all(header::IF_NONE_MATCH)
-            .filter_map(|value| value.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(",");
-        std::future::ready(Ok(Self {
-            tags: (!tags.is_empty()).then_some(tags),
-        }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::IfNoneMatch;
-
-    fn header(value: &str) -> IfNoneMatch {
-        IfNoneMatch {
-            tags: Some(value.to_owned()),
-        }
-    }
-
-    #[test]
-    fn if_none_match_compares_weakly_and_accepts_lists_and_star() {
-        assert!(header(r#""3""#).matches(r#""3""#));
-        assert!(header(r#"W/"3""#).matches(r#""3""#));
-        assert!(header(r#""3""#).matches(r#"W/"3""#));
-        assert!(header(r#""1", W/"3""#).matches(r#""3""#));
-        assert!(header("*").matches(r#""9""#));
-        assert!(!header(r#""4""#).matches(r#""3""#));
-        assert!(!header(r#""33""#).matches(r#""3""#));
-        assert!(!IfNoneMatch::default().matches(r#""3""#));
-    }
 }

@@ -1,6 +1,6 @@
 use clap::Parser;
 use taskdash::commands;
-use taskdash::configuration::{Cli, Command, KeyCommand, TenantCommand};
+use taskdash::configuration::{Cli, Command};
 use taskdash::telemetry::LogFormat;
 
 #[tokio::main]
@@ -20,12 +20,7 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", taskdash::openapi::spec_json());
             Ok(())
         }
-        Some(Command::Tenant {
-            command: TenantCommand::Create { name, database },
-        }) => commands::create_tenant(name, database).await,
-        Some(Command::Key { command }) => match command {
-            KeyCommand::Create { tenant, database } => commands::create_key(tenant, database).await,
-            KeyCommand::Revoke { key_id, database } => commands::revoke_key(key_id, database).await,
-        },
+        Some(Command::Tenant { command }) => commands::tenant(command).await,
+        Some(Command::Key { command }) => commands::key(command).await,
     }
 }

@@ -7,7 +7,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
-use utoipa::openapi::{RefOr, Schema};
+use actix_web::http::Method;
+use utoipa::openapi::{Ref, RefOr, Schema};
+
+use crate::auth::scope::required_scope;
+use crate::domain::Scope;
 
 use crate::error::{ErrorCode, FieldError, Problem};
 use crate::routes::{self, responses};
@@ -19,6 +23,8 @@ use crate::state::Limits;
         title = "taskdash",
         description = "Idempotent, multi-tenant task API for workflow dashboards.\n\n\
             Authenticate with `Authorization: Bearer <api key>` (Swagger UI: **Authorize**). \
+            A key's scope is `read` (GETs, event streams, stream tokens) or `write` \
+            (everything); a `read` key on any other operation is answered 403. \
             Errors are RFC 9457 `application/problem+json` documents.",
         license(name = "MIT", identifier = "MIT")
     ),
@@ -27,6 +33,7 @@ use crate::state::Limits;
         responses(
             responses::BadRequest,
             responses::Unauthorized,
+            responses::Forbidden,
             responses::NotFound,
             responses::Conflict,
             responses::NotClaimant,
@@ -48,7 +55,7 @@ use crate::state::Limits;
         (name = "artifacts", description = "What workflow steps produce, by task, kind and iteration: content with its digest"),
         (name = "repositories", description = "Where a project's code lives, idempotent by normalised URL"),
         (name = "changes", description = "The change feed: every write, in commit order, as pages or live Server-Sent Events"),
-        (name = "operations", description = "Health checks")
+        (name = "operations", description = "Health checks, and the pages that problem types point at")
     ),
     modifiers(&BearerScheme),
     // Every operation needs an API key unless it says otherwise (the health checks).
@@ -73,6 +80,33 @@ impl Modify for BearerScheme {
     }
 }
 
+/// Every operation that needs a `write` key says so with its 403 answer, derived from the
+/// rule the server applies ([`required_scope`]), so the spec cannot drift from it.
+fn declare_write_scope(openapi: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let operations = [
+            (Method::GET, &mut item.get),
+            (Method::POST, &mut item.post),
+            (Method::PUT, &mut item.put),
+            (Method::PATCH, &mut item.patch),
+            (Method::DELETE, &mut item.delete),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else { continue };
+            let public = operation
+                .security
+                .as_ref()
+                .is_some_and(|security| security.iter().all(|s| s == &Default::default()));
+            if !public && required_scope(&method, path) == Scope::Write {
+                operation.responses.responses.insert(
+                    "403".to_owned(),
+                    Ref::from_response_name("Forbidden").into(),
+                );
+            }
+        }
+    }
+}
+
 /// The complete document, as served at `/openapi.json` and committed in `openapi/openapi.json`.
 pub fn spec() -> utoipa::openapi::OpenApi {
     let (_, spec) = App::new()
@@ -80,6 +114,8 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
+    let mut spec = spec;
+    declare_write_scope(&mut spec);
     spec
 }
 

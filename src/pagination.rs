@@ -1,6 +1,7 @@
 //! Keyset pagination: `limit` and an opaque `cursor` that encodes the sort keys of the last row
 //! served. A task cursor carries the task's keys for every order, so it means "after this task"
-//! whatever `sort` it is used with; anything that is not a cursor we issued is a 400.
+//! whatever `sort` it is used with; anything that is not a cursor we issued is a 400. An empty
+//! cursor (`cursor=`) is no cursor: the first page.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -54,7 +55,10 @@ impl PageRequest {
                 format!("must be between 1 and {MAX_LIMIT}"),
             ));
         }
-        let after = cursor.map(Cursor::decode).transpose()?;
+        let after = cursor
+            .filter(|cursor| !cursor.is_empty())
+            .map(Cursor::decode)
+            .transpose()?;
         Ok(Self { limit, after })
     }
 
@@ -93,6 +97,11 @@ mod tests {
         for bad in ["", "!!!", "eyJrIjoiaWQifQ", &encoded[..encoded.len() - 3]] {
             assert!(Cursor::decode(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn an_empty_cursor_is_the_first_page() {
+        assert_eq!(PageRequest::parse(None, Some("")).unwrap().after, None);
     }
 
     #[test]

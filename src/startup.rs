@@ -26,6 +26,8 @@ use crate::{extract, openapi, routes};
 pub struct Application {
     port: u16,
     server: Server,
+    /// The separate `/metrics` listener (`--metrics-bind`), and its port.
+    metrics: Option<(Server, u16)>,
     draining: Draining,
     pools: Pools,
 }
@@ -70,6 +72,11 @@ impl Application {
         let draining_data = web::Data::new(draining.clone());
         let key_ttl = web::Data::new(KeyTtl(settings.idempotency_key_ttl));
         telemetry::metrics();
+        let metrics = settings
+            .metrics_bind
+            .map(|address| metrics_server(address, pools_data.clone(), settings))
+            .transpose()?;
+        let metrics_on_api = metrics.is_none();
         let server = HttpServer::new(move || {
             App::new()
                 // The first `wrap` is the innermost.
@@ -93,7 +100,11 @@ impl Application {
                 .configure(|cfg| routes::method_not_allowed(cfg, &spec))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
                 .route("/", web::get().to(to_docs))
-                .route("/metrics", web::get().to(routes::metrics))
+                .configure(|cfg| {
+                    if metrics_on_api {
+                        cfg.route("/metrics", web::get().to(routes::metrics));
+                    }
+                })
                 .default_service(web::to(unknown_route))
         })
         .listen(listener)?
@@ -104,6 +115,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            metrics,
             draining,
             pools,
         })
@@ -111,6 +123,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the separate `/metrics` listener, when `--metrics-bind` set one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -134,10 +151,43 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests (actix's graceful shutdown).
     /// Then closes the database connections.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let served = self.server.await;
+        // Scrapes are answered until the API stops.
+        if let Some((handle, metrics)) = metrics {
+            handle.stop(true).await;
+            let _ = metrics.await;
+        }
         self.pools.close().await;
         served
     }
+}
+
+/// The listener of `--metrics-bind`: `/metrics` and nothing else, on one worker (a scrape is
+/// one small request now and then), stopped with the API.
+fn metrics_server(
+    address: std::net::SocketAddr,
+    pools: web::Data<Pools>,
+    settings: &ServeSettings,
+) -> anyhow::Result<(Server, u16)> {
+    let listener = TcpListener::bind(address)?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(security_headers())
+            .app_data(pools.clone())
+            .route("/metrics", web::get().to(routes::metrics))
+            .default_service(web::to(unknown_route))
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(settings.shutdown_timeout_secs)
+    .workers(1)
+    .run();
+    Ok((server, port))
 }
 
 /// Headers on every answer, unless a handler set them: API answers are per-tenant data, so

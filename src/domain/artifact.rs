@@ -222,7 +222,7 @@ pub struct ArtifactListParams {
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page (with the same filters).
+    /// `next_cursor` of the previous page (with the same filters); absent or empty: the first.
     pub cursor: Option<String>,
 }
 
@@ -240,7 +240,7 @@ pub struct TaskArtifactListParams {
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page (with the same filters).
+    /// `next_cursor` of the previous page (with the same filters); absent or empty: the first.
     pub cursor: Option<String>,
 }
 

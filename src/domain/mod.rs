@@ -2,6 +2,7 @@
 //! turns them into the validated types storage accepts, collecting *every* problem with its
 //! JSON pointer. One file per resource; text rules in `text`, bulk rules in `bulk`.
 
+mod api_key;
 mod artifact;
 mod bulk;
 mod change;
@@ -18,6 +19,7 @@ mod task_update;
 mod text;
 pub mod timestamp;
 
+pub use api_key::*;
 pub use artifact::*;
 pub use bulk::*;
 pub use change::*;

@@ -75,6 +75,33 @@ pub async fn not_modified_project(
     Ok(not_modified(if_none_match, &data_etag(version, req)))
 }
 
+/// Like [`not_modified_project`], for a read of one resource inside the project (a milestone,
+/// a repository, a task's artifacts), whose existence the project's version does not tell:
+/// `If-None-Match: *` matches only a resource that exists (RFC 9110 §13.1.2), so it is left to
+/// the read, which answers with [`tagged_unless_held`].
+pub async fn not_modified_within_project(
+    pool: &Pool,
+    tenant_id: i64,
+    project_id: i64,
+    req: &HttpRequest,
+    if_none_match: &IfNoneMatch,
+) -> ApiResult<Option<HttpResponse>> {
+    if if_none_match.is_any() {
+        return Ok(None);
+    }
+    not_modified_project(pool, tenant_id, project_id, req, if_none_match).await
+}
+
+/// The answer of a read that found its resource: 304 when the client holds `etag` (or any, with
+/// `*`), else [`tagged`].
+pub fn tagged_unless_held<T: Serialize>(
+    if_none_match: &IfNoneMatch,
+    etag: &str,
+    body: &T,
+) -> HttpResponse {
+    not_modified(if_none_match, etag).unwrap_or_else(|| tagged(etag, body))
+}
+
 /// Like [`tagged`], for an answer already serialised.
 pub fn tagged_bytes(etag: &str, body: Vec<u8>) -> HttpResponse {
     revalidated(HttpResponse::Ok(), etag)

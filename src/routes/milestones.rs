@@ -3,7 +3,9 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::conditional::{data_etag, not_modified_project, tagged};
+use super::conditional::{
+    data_etag, not_modified_project, not_modified_within_project, tagged, tagged_unless_held,
+};
 use super::responses::{self as r, AuthenticatedErrors, BodyErrors, NotModified};
 use super::{MilestonePath, PageParams, ProjectPath};
 use crate::auth::Tenant;
@@ -135,14 +137,15 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     let (project_id, id) = (path.project_id, path.milestone_id);
     if let Some(response) =
-        not_modified_project(&pool, tenant.id, project_id, &req, &if_none_match).await?
+        not_modified_within_project(&pool, tenant.id, project_id, &req, &if_none_match).await?
     {
         return Ok(response);
     }
     let (milestone, version) = storage::milestones::get(&pool, tenant.id, project_id, id)
         .await?
         .ok_or(ApiError::NotFound("milestone"))?;
-    Ok(tagged(&data_etag(version, &req), &milestone))
+    let etag = data_etag(version, &req);
+    Ok(tagged_unless_held(&if_none_match, &etag, &milestone))
 }
 
 /// Change a milestone's name, slug, status or description.

@@ -12,6 +12,7 @@ mod events;
 mod health;
 pub mod idempotency;
 mod milestones;
+mod problems;
 mod projects;
 mod repositories;
 pub mod responses;
@@ -34,6 +35,7 @@ const REPLAYED: &str = "Idempotent-Replayed";
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::live)
         .service(health::ready)
+        .service(problems::get)
         .service(projects::create)
         .service(projects::list)
         .service(projects::get)
@@ -149,6 +151,6 @@ pub struct PageParams {
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; absent or empty: the first page.
     pub cursor: Option<String>,
 }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::conditional::{data_etag, not_modified_project, tagged};
+use super::conditional::{
+    data_etag, not_modified_project, not_modified_within_project, tagged, tagged_unless_held,
+};
 use super::responses::{self as r, AuthenticatedErrors, BodyErrors, NotModified};
 use super::{PageParams, ProjectPath, REPLAYED};
 use crate::auth::Tenant;
@@ -190,14 +192,15 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     let (project_id, id) = (path.project_id, path.repository_id);
     if let Some(response) =
-        not_modified_project(&pool, tenant.id, project_id, &req, &if_none_match).await?
+        not_modified_within_project(&pool, tenant.id, project_id, &req, &if_none_match).await?
     {
         return Ok(response);
     }
     let (repository, version) = storage::repositories::get(&pool, tenant.id, project_id, id)
         .await?
         .ok_or(ApiError::NotFound("repository"))?;
-    Ok(tagged(&data_etag(version, &req), &repository))
+    let etag = data_etag(version, &req);
+    Ok(tagged_unless_held(&if_none_match, &etag, &repository))
 }
 
 /// Change a repository's `url` or `default_branch`.

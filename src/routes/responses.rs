@@ -17,7 +17,7 @@ use crate::error::Problem;
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/validation-failed",
+        "type": "/problems/validation_failed",
         "title": "The request has invalid fields", "status": 400, "detail": "1 field is invalid",
         "code": "validation_failed",
         "errors": [{"pointer": "/title", "detail": "must be 1 to 500 characters"}]
@@ -31,19 +31,33 @@ pub struct BadRequest(pub Problem);
     content_type = "application/problem+json",
     headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"taskdash\"`")),
     example = json!({
-        "type": "https://taskdash.dev/problems/unauthorized", "title": "A valid API key is required",
+        "type": "/problems/unauthorized", "title": "A valid API key is required",
         "status": 401, "detail": "missing, malformed, unknown or revoked API key",
         "code": "unauthorized"
     })
 )]
 pub struct Unauthorized(pub Problem);
 
+/// The API key's scope does not allow the request: a `read` key on a route that writes.
+/// `required_scope` names the scope needed.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({
+        "type": "/problems/forbidden",
+        "title": "The API key's scope does not allow this request", "status": 403,
+        "detail": "this request needs an API key with the `write` scope",
+        "code": "forbidden", "required_scope": "write"
+    })
+)]
+pub struct Forbidden(pub Problem);
+
 /// No such resource for this tenant (another tenant's resources are reported the same way).
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/not-found", "title": "Not found", "status": 404,
+        "type": "/problems/not_found", "title": "Not found", "status": 404,
         "detail": "project not found", "code": "not_found"
     })
 )]
@@ -59,7 +73,7 @@ pub struct NotFound(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/status-mismatch",
+        "type": "/problems/status_mismatch",
         "title": "The task's status is not the expected one", "status": 409,
         "detail": "the task's status is `in_progress`, not the expected `open`",
         "code": "status_mismatch"
@@ -73,7 +87,7 @@ pub struct Conflict(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/not-claimant",
+        "type": "/problems/not_claimant",
         "title": "Another worker holds the task's claim", "status": 409,
         "detail": "the task's claim is held by `agent-9`", "code": "not_claimant"
     })
@@ -86,7 +100,7 @@ pub struct NotClaimant(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/idempotency-key-reused",
+        "type": "/problems/idempotency_key_reused",
         "title": "The idempotency key was used for another request", "status": 422,
         "detail": "this Idempotency-Key was used for another request (method, path or body differ)",
         "code": "idempotency_key_reused"
@@ -99,7 +113,7 @@ pub struct IdempotencyKeyReused(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/idempotency-key-in-flight",
+        "type": "/problems/idempotency_key_in_flight",
         "title": "A request with this idempotency key is in progress", "status": 409,
         "detail": "a request with this Idempotency-Key is still running; retry after it",
         "code": "idempotency_key_in_flight"
@@ -107,14 +121,14 @@ pub struct IdempotencyKeyReused(pub Problem);
 )]
 pub struct IdempotencyKeyInFlight(pub Problem);
 
-/// `If-Match` names a version that is no longer current: re-read, then retry.
+/// `If-Match` names no current version (a stale, weak or foreign tag): re-read, then retry.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/precondition-failed",
+        "type": "/problems/precondition_failed",
         "title": "The resource changed since it was read", "status": 412,
-        "detail": "the task changed since it was read (If-Match does not match the current ETag)",
+        "detail": "the resource changed since it was read (If-Match names no current ETag)",
         "code": "precondition_failed"
     })
 )]
@@ -126,7 +140,7 @@ pub struct PreconditionFailed(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/cursor-expired",
+        "type": "/problems/cursor_expired",
         "title": "The cursor is older than the kept changes", "status": 410,
         "detail": "changes after this cursor were pruned; reload, then follow from `cursor`",
         "code": "cursor_expired", "cursor": "7391-0"
@@ -139,7 +153,7 @@ pub struct CursorExpired(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/payload-too-large",
+        "type": "/problems/payload_too_large",
         "title": "The request body is too large", "status": 413,
         "detail": "the request body exceeds the configured limit", "code": "payload_too_large"
     })
@@ -151,7 +165,7 @@ pub struct PayloadTooLarge(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/unsupported-media-type",
+        "type": "/problems/unsupported_media_type",
         "title": "Unsupported content type", "status": 415,
         "detail": "the body must be JSON, sent with `Content-Type: application/json`",
         "code": "unsupported_media_type"
@@ -164,7 +178,7 @@ pub struct UnsupportedMediaType(pub Problem);
 #[response(
     content_type = "application/problem+json",
     example = json!({
-        "type": "https://taskdash.dev/problems/internal", "title": "Internal server error",
+        "type": "/problems/internal", "title": "Internal server error",
         "status": 500, "detail": "an unexpected error occurred; it has been logged",
         "code": "internal"
     })
@@ -177,7 +191,7 @@ pub struct Internal(pub Problem);
     content_type = "application/problem+json",
     headers(("Retry-After" = String, description = "Seconds to wait before retrying")),
     example = json!({
-        "type": "https://taskdash.dev/problems/service-unavailable",
+        "type": "/problems/service_unavailable",
         "title": "The service is temporarily unavailable", "status": 503,
         "detail": "the database is unavailable; retry shortly", "code": "service_unavailable"
     })

@@ -297,7 +297,7 @@ pub async fn update(
     let update = patch.validate()?;
     let preconditions = Preconditions {
         status: update.expected_status,
-        version: if_match.version,
+        versions: if_match.versions(),
     };
     let run = storage::runs::update(
         &pool,
@@ -336,7 +336,7 @@ pub async fn delete(
         tenant.id,
         path.project_id,
         path.run_id,
-        if_match.version,
+        if_match.versions(),
     )
     .await?
     .map_err(|refusal| refused(refusal, None))?;

@@ -218,12 +218,12 @@ pub async fn list(
 }
 
 /// Conditions under which an update or delete may happen.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Preconditions {
     /// The run's status must be this one (`expected_status`).
     pub status: Option<RunStatus>,
-    /// The run's version must be this one (`If-Match`).
-    pub version: Option<i32>,
+    /// The run's version must be one of these (`If-Match`; none: no version will do).
+    pub versions: Option<Vec<i32>>,
 }
 
 /// Why a conditional write did not happen.
@@ -256,7 +256,7 @@ pub async fn update(
          WHERE project_id = $1 AND id = $3
            AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)
            AND ($6::text IS NULL OR status = $6)
-           AND ($7::int IS NULL OR version = $7)
+           AND ($7::int[] IS NULL OR version = ANY($7))
          RETURNING {COLUMNS}"
     )))
     .bind(project_id)
@@ -265,7 +265,7 @@ pub async fn update(
     .bind(update.status)
     .bind(update.metadata.as_ref().map(Json))
     .bind(preconditions.status)
-    .bind(preconditions.version)
+    .bind(preconditions.versions.as_deref())
     .fetch_optional(&mut *pool.acquire().await?)
     .await?;
     match updated {
@@ -283,18 +283,18 @@ pub async fn delete(
     tenant_id: i64,
     project_id: i64,
     id: i64,
-    version: Option<i32>,
+    versions: Option<Vec<i32>>,
 ) -> sqlx::Result<Result<(), Refusal>> {
     let result = sqlx::query(
         "DELETE FROM runs
          WHERE project_id = $1 AND id = $3
            AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)
-           AND ($4::int IS NULL OR version = $4)",
+           AND ($4::int[] IS NULL OR version = ANY($4))",
     )
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
-    .bind(version)
+    .bind(versions.as_deref())
     .execute(&mut *pool.acquire().await?)
     .await?;
     if result.rows_affected() == 1 {
@@ -302,7 +302,7 @@ pub async fn delete(
     }
     let preconditions = Preconditions {
         status: None,
-        version,
+        versions,
     };
     explain_refusal(pool, tenant_id, project_id, id, preconditions)
         .await
@@ -320,7 +320,7 @@ async fn explain_refusal(
     let Some(current) = get(pool, tenant_id, project_id, id).await? else {
         return Ok(Refusal::NotFound);
     };
-    if preconditions.version.is_some_and(|v| v != current.version) {
+    if (preconditions.versions.as_ref()).is_some_and(|v| !v.contains(&current.version)) {
         return Ok(Refusal::VersionMismatch);
     }
     if preconditions.status.is_some_and(|s| s != current.status) {

@@ -270,7 +270,9 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(content_type, "application/problem+json");
     let problem = body(response).await;
     assert_eq!(problem["status"], status.as_u16());
-    assert!(problem["type"].as_str().unwrap().starts_with("https://"));
+    // A relative reference to the page that describes the code (see tests/api/problems.rs).
+    let code = problem["code"].as_str().unwrap();
+    assert_eq!(problem["type"], format!("/problems/{code}"));
     assert!(problem["title"].is_string() && problem["detail"].is_string());
     problem
 }

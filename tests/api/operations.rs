@@ -56,6 +56,52 @@ async fn metrics_count_requests_by_route_and_tasks_by_outcome() {
 }
 
 #[tokio::test]
+async fn with_metrics_bind_metrics_are_served_on_their_own_listener_only_and_stop_with_the_api() {
+    let app = spawn_app().await;
+    let mut settings = serve_settings();
+    settings.metrics_bind = Some("127.0.0.1:0".parse().unwrap());
+    let application = Application::build(&settings, app.database.clone()).unwrap();
+    let api = format!("http://127.0.0.1:{}", application.port());
+    let metrics = format!(
+        "http://127.0.0.1:{}/metrics",
+        application.metrics_port().unwrap()
+    );
+    let (handle, draining) = (application.handle(), application.draining());
+    let server = tokio::spawn(application.run_until_stopped());
+    let projects = app
+        .client
+        .get(format!("{api}/projects"))
+        .bearer_auth(&app.api_key);
+    assert_eq!(projects.send().await.unwrap().status(), StatusCode::OK);
+
+    let response = app.client.get(&metrics).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("route=\"/projects\""), "{text}");
+    assert!(text.contains("db_pool_connections"), "{text}");
+    let on_api = app
+        .client
+        .get(format!("{api}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(on_api, StatusCode::NOT_FOUND).await;
+    // The metrics listener serves nothing else.
+    let other = metrics.replace("/metrics", "/health");
+    assert_eq!(
+        app.client.get(&other).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    Application::drain_and_stop(handle, draining, Duration::ZERO).await;
+    server.await.unwrap().unwrap();
+    assert!(
+        app.client.get(&metrics).send().await.is_err(),
+        "still listening"
+    );
+}
+
+#[tokio::test]
 async fn a_draining_replica_reports_not_ready_but_still_serves_then_stops() {
     let app = spawn_app().await;
     let application = Application::build(&serve_settings(), app.database.clone()).unwrap();

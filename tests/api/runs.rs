@@ -95,6 +95,33 @@ async fn a_run_created_twice_under_retry_is_201_then_200_with_the_stored_run_unc
 }
 
 #[tokio::test]
+async fn metadata_numbers_at_the_edges_of_a_double_come_back_as_sent() {
+    let app = spawn_app().await;
+    let project = app.create_project("p").await;
+    // PostgreSQL's jsonb prints these with every digit (309 of them, or 230 zeros after the
+    // point); reading them back must round exactly, not overflow into a 500.
+    let metadata =
+        json!({"largest": f64::MAX, "tiny": 3.0719950646076577e-230, "negative": -f64::MAX});
+    let path = format!("/projects/{project}/runs");
+    let created = app
+        .post(&path, &json!({"workflow_type": "w", "metadata": metadata}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), CREATED);
+    let created = body(created).await;
+    assert_eq!(created["metadata"], metadata);
+    let read = body(
+        app.get(&format!("{path}/{}", created["id"]))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(read["metadata"], metadata);
+}
+
+#[tokio::test]
 async fn concurrent_creates_of_one_run_on_two_servers_give_exactly_one_201() {
     let app = spawn_app().await;
     let replica = app.start_server(&serve_settings());

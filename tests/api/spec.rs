@@ -33,11 +33,12 @@ async fn the_served_spec_is_the_generated_one_with_every_route_secured() {
         served["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
-    // Security is declared once for the API; only the health checks opt out.
+    // Security is declared once for the API; only the health checks and the pages of problem
+    // types opt out.
     assert_eq!(served["security"], serde_json::json!([{"bearer": []}]));
     for (path, item) in served["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
-            let public = path.starts_with("/health");
+            let public = path.starts_with("/health") || path.starts_with("/problems/");
             let expected = if public {
                 serde_json::json!([{}])
             } else {

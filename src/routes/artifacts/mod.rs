@@ -10,7 +10,10 @@ use serde::Serialize;
 use utoipa::{IntoResponses, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::conditional::{data_etag, not_modified, not_modified_project, tagged, tagged_bytes};
+use super::conditional::{
+    data_etag, not_modified, not_modified_project, not_modified_within_project, tagged_bytes,
+    tagged_unless_held,
+};
 use super::responses::{self as r, AuthenticatedErrors, BodyErrors, NotModified};
 use super::{ProjectPath, REPLAYED, TaskPath};
 use crate::auth::Tenant;
@@ -170,9 +173,14 @@ async fn list(
         Some(Cursor::Id { id }) => Some(*id),
         Some(_) => return Err(wrong_cursor()),
     };
-    if let Some(response) =
-        not_modified_project(pool, tenant.id, project_id, req, if_none_match).await?
-    {
+    // A task's list exists only while the task does, which the project's version cannot tell.
+    let not_modified = match task_id {
+        None => not_modified_project(pool, tenant.id, project_id, req, if_none_match).await?,
+        Some(_) => {
+            not_modified_within_project(pool, tenant.id, project_id, req, if_none_match).await?
+        }
+    };
+    if let Some(response) = not_modified {
         return Ok(response);
     }
     filter.task_id = task_id.or(filter.task_id);
@@ -188,10 +196,9 @@ async fn list(
     );
     let (mut data, version) = listed.await?.map_err(missing)?;
     let next_cursor = page.finish(&mut data, |a| Cursor::Id { id: a.id });
-    Ok(tagged(
-        &data_etag(version, req),
-        &ArtifactPage { data, next_cursor },
-    ))
+    let etag = data_etag(version, req);
+    let page = ArtifactPage { data, next_cursor };
+    Ok(tagged_unless_held(if_none_match, &etag, &page))
 }
 
 /// Delete an artifact of the project.

@@ -70,7 +70,7 @@ pub async fn update(
     let (project_id, task_id) = (path.project_id, path.task_id);
     let preconditions = Preconditions {
         status: update.expected_status,
-        version: if_match.version,
+        versions: if_match.versions(),
         worker: update.worker.as_ref(),
     };
     let task = storage::tasks::update(
@@ -79,7 +79,7 @@ pub async fn update(
         project_id,
         task_id,
         &update.changes,
-        preconditions,
+        &preconditions,
     )
     .await?
     .map_err(|refusal| refused(refusal, update.expected_status))?;
@@ -106,7 +106,7 @@ pub async fn delete(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let preconditions = Preconditions {
-        version: if_match.version,
+        versions: if_match.versions(),
         ..Preconditions::default()
     };
     storage::tasks::delete(
@@ -114,7 +114,7 @@ pub async fn delete(
         tenant.id,
         path.project_id,
         path.task_id,
-        preconditions,
+        &preconditions,
     )
     .await?
     .map_err(|refusal| refused(refusal, None))?;

@@ -165,7 +165,7 @@ async fn held_by(
         worker: Some(worker),
         ..Preconditions::default()
     };
-    explain_refusal(connection, tenant_id, project_id, id, preconditions)
+    explain_refusal(connection, tenant_id, project_id, id, &preconditions)
         .await
         .map(Err)
 }

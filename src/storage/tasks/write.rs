@@ -10,12 +10,12 @@ use crate::error::Reference;
 use crate::pool::{Connection, Pool, Transaction};
 
 /// Conditions under which an update or delete may happen.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Preconditions<'a> {
     /// The task's status must be this one (`expected_status`).
     pub status: Option<TaskStatus>,
-    /// The task's version must be this one (`If-Match`).
-    pub version: Option<i32>,
+    /// The task's version must be one of these (`If-Match`; none: no version will do).
+    pub versions: Option<Vec<i32>>,
     /// This worker must hold the task's claim (`worker_id`).
     pub worker: Option<&'a WorkerId>,
 }
@@ -43,7 +43,7 @@ pub async fn update(
     project_id: i64,
     id: i64,
     changes: &TaskChanges,
-    preconditions: Preconditions<'_>,
+    preconditions: &Preconditions<'_>,
 ) -> sqlx::Result<Result<Task, Refusal>> {
     let mut connection = pool.acquire().await?;
     if !changes.moves_in_graph() {
@@ -79,7 +79,7 @@ async fn update_in_graph(
     project_id: i64,
     id: i64,
     changes: &TaskChanges,
-    preconditions: Preconditions<'_>,
+    preconditions: &Preconditions<'_>,
 ) -> sqlx::Result<Result<Task, Refusal>> {
     if !crate::storage::project_exists_on(tx, tenant_id, project_id).await? {
         return Ok(Err(Refusal::NotFound));
@@ -122,7 +122,7 @@ async fn update_on(
     id: i64,
     changes: &TaskChanges,
     blocked_by: Option<i32>,
-    preconditions: Preconditions<'_>,
+    preconditions: &Preconditions<'_>,
 ) -> sqlx::Result<Result<Task, Refusal>> {
     let (set_description, description) = crate::storage::optional_change(&changes.description);
     let updated: Option<Task> = sqlx::query(concat!(
@@ -146,7 +146,7 @@ async fn update_on(
          WHERE project_id = $1 AND id = $3
            AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)
            AND ($14::text IS NULL OR status = $14)
-           AND ($15::int IS NULL OR version = $15)
+           AND ($15::int[] IS NULL OR version = ANY($15))
            AND ($20::text IS NULL OR claimed_by = $20)
          RETURNING ",
         task_columns!()
@@ -165,7 +165,7 @@ async fn update_on(
     .bind(changes.parent_task_id.flatten())
     .bind(changes.labels.as_deref())
     .bind(preconditions.status)
-    .bind(preconditions.version)
+    .bind(preconditions.versions.as_deref())
     .bind(changes.run_id.is_some())
     .bind(changes.run_id.flatten())
     .bind(changes.depends_on.as_deref())
@@ -188,19 +188,19 @@ pub async fn delete(
     tenant_id: i64,
     project_id: i64,
     id: i64,
-    preconditions: Preconditions<'_>,
+    preconditions: &Preconditions<'_>,
 ) -> sqlx::Result<Result<(), Refusal>> {
     let mut connection = pool.acquire().await?;
     let result = sqlx::query(
         "DELETE FROM tasks
          WHERE project_id = $1 AND id = $3
            AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)
-           AND ($4::int IS NULL OR version = $4)",
+           AND ($4::int[] IS NULL OR version = ANY($4))",
     )
     .bind(project_id)
     .bind(tenant_id)
     .bind(id)
-    .bind(preconditions.version)
+    .bind(preconditions.versions.as_deref())
     .execute(&mut *connection)
     .await?;
     if result.rows_affected() == 1 {
@@ -217,12 +217,12 @@ pub(super) async fn explain_refusal(
     tenant_id: i64,
     project_id: i64,
     id: i64,
-    preconditions: Preconditions<'_>,
+    preconditions: &Preconditions<'_>,
 ) -> sqlx::Result<Refusal> {
     let Some(current) = get_on(connection, tenant_id, project_id, id).await? else {
         return Ok(Refusal::NotFound);
     };
-    if preconditions.version.is_some_and(|v| v != current.version) {
+    if (preconditions.versions.as_ref()).is_some_and(|v| !v.contains(&current.version)) {
         return Ok(Refusal::VersionMismatch);
     }
     if preconditions.status.is_some_and(|s| s != current.status) {
