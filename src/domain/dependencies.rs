@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{Array, RefOr, Schema};
 
 use super::{ExternalId, JsonInteger, NewTask, Validator, parse_id};
@@ -11,6 +11,7 @@ use super::{ExternalId, JsonInteger, NewTask, Validator, parse_id};
 pub fn dependency_ids_schema() -> Array {
     let id = ObjectBuilder::new()
         .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
         .minimum(Some(1));
     dependencies_schema(id.into())
 }
