@@ -37,7 +37,8 @@ async function seed() {
         ['Add retry with backoff to the uploader', 'open', 900, ['backend'], v1],
         ['Document the retry settings', 'open', 300, ['docs'], v1],
         ['Resume uploads from the last chunk', 'open', 700, ['backend', 'storage'], v2],
-        ['Progress bar for large files', 'in_progress', 800, ['frontend'], v2],
+        // Open here, then claimed by an agent (below): in progress, with its claim.
+        ['Progress bar for large files', 'open', 800, ['frontend'], v2],
         ['Checksum every chunk', 'in_progress', 600, ['backend'], v1],
         ['Review the chunk size defaults', 'in_review', 500, ['backend'], v1],
         ['Upload via the CDN edge', 'blocked', 400, ['infra'], v2],
@@ -46,12 +47,17 @@ async function seed() {
     ];
     const tasks = [];
     for (const [i, [title, status, priority_score, labels, milestone]] of specs.entries()) {
+        // The docs wait for the retry they document (a dependency by external_id).
+        const waits = i === 1 ? [`wf-${suffix}:plan:0`] : [];
         tasks.push((await api.post(`${base}/tasks`, {
             title, status, priority_score, labels, milestone_id: milestone.id, run_id: run.id,
-            external_id: `wf-${suffix}:plan:${i}`,
+            external_id: `wf-${suffix}:plan:${i}`, depends_on_external_ids: waits,
             description: `${title}.\nCreated by the plan step of run #${run.id}.`,
         }, 201)).body);
     }
+    tasks[3] = (await api.post(`${base}/tasks:claim`,
+        { worker_id: 'agent-7', lease_secs: 3600, labels: ['frontend'] }, 200)).body;
+    assert.equal(tasks[3].title, 'Progress bar for large files');
     const planned = tasks[0];
     const artifact = await fetch(`${env.base}${base}/tasks/${planned.id}/artifacts/plan?iteration=1`, {
         method: 'PUT',
@@ -348,36 +354,22 @@ test('a big column shows a page at a time, and live changes keep it to its size'
     await context.close();
 });
 
-test('claims and dependencies are shown when tasks carry them', async () => {
-    // Tasks do not carry these fields yet (another change adds them): the answers are given
-    // them here, on their way to the page, to show how the board renders them.
+test('claims and dependencies are shown on the cards and in the detail', async () => {
     const { context, page, watch } = await boardPage();
-    const [claimed, dependency] = seeded.tasks;
-    const until = new Date(Date.now() + 3_600_000).toISOString();
-    const extra = { claimed_by: 'agent-7', claimed_at: new Date().toISOString(), claim_expires_at: until,
-        depends_on: [dependency.id, seeded.tasks[2].id], blocked_by: 2 };
-    const enrich = (task) => (task.id === claimed.id ? { ...task, ...extra } : task);
-    await page.route(`**/projects/${seeded.project.id}/tasks?status=open*`, async (route) => {
-        const response = await route.fetch();
-        const page = await response.json();
-        await route.fulfill({ response, json: { ...page, data: page.data.map(enrich) } });
-    });
-    await page.route(`**/projects/${seeded.project.id}/tasks/${claimed.id}`, async (route) => {
-        const response = await route.fetch();
-        await route.fulfill({ response, json: enrich(await response.json()) });
-    });
+    const [dependency, waiting, , claimed] = seeded.tasks;
     await openProject(page);
     const card = page.locator(`.card[data-id="${claimed.id}"]`);
     assert.match(await card.locator('.claim').textContent(), /^Claimed by agent-7 until /);
-    assert.equal(await card.locator('.waits').textContent(), 'Waits for 2 unfinished dependencies');
-    await card.getByRole('button').click();
-    const dialog = page.getByRole('dialog', { name: claimed.title });
+    const waiter = page.locator(`.card[data-id="${waiting.id}"]`);
+    assert.equal(await waiter.locator('.waits').textContent(), 'Waits for 1 unfinished dependency');
+    await waiter.getByRole('button').click();
+    const dialog = page.getByRole('dialog', { name: waiting.title });
     const dependencies = dialog.getByRole('list').filter({ hasText: dependency.title });
     await dependencies.waitFor();
-    assert.equal(await dependencies.getByRole('listitem').count(), 2);
+    assert.equal(await dependencies.getByRole('listitem').count(), 1);
     await dialog.getByRole('button', { name: 'Close' }).click();
 
-    // Without them (every other card) nothing is shown in their place.
+    // Only those two carry them: nothing is shown in their place on the other cards.
     assert.equal(await page.locator('.card .claim').count(), 1);
     assert.equal(await page.locator('.card .waits').count(), 1);
     await watch.assertClean();
