@@ -18,36 +18,22 @@ would make the first one's PATCH a 409, a non-2xx answer that fails the round.
 
 CLAIM_TASKS = 400_000
 
-# src/storage/tasks/claims.rs, claim_statement! for the default claim (statuses ["open"]): $1
-# project, $2 tenant, $3 statuses, $4 worker, $5 lease seconds, $6 whether open is claimable,
-# $7 milestone, $8 run, $9 labels.
-CLAIM = """WITH project AS MATERIALIZED (
-     SELECT id FROM projects WHERE id = :cproject AND tenant_id = :tenant
- ), fresh AS (
-     SELECT project_id, id, priority_score, created_at FROM tasks
-     WHERE project_id = (SELECT id FROM project) AND status = 'open' AND blocked_by = 0
-       AND claimed_by IS NULL AND '{open}'::text[] IS NOT NULL
-       AND (NULL::bigint IS NULL OR milestone_id = NULL) AND (NULL::bigint IS NULL OR run_id = NULL)
-       AND labels @> '{}'::text[]
-     ORDER BY priority_score DESC, created_at, id
-     LIMIT 1 FOR UPDATE SKIP LOCKED
- ), lapsed AS (
-     SELECT project_id, id, priority_score, created_at FROM tasks
-     WHERE project_id = (SELECT id FROM project) AND true
-       AND claimed_by IS NOT NULL AND claim_expires_at <= now() AND blocked_by = 0
-       AND (NULL::bigint IS NULL OR milestone_id = NULL) AND (NULL::bigint IS NULL OR run_id = NULL)
-       AND labels @> '{}'::text[]
-     ORDER BY priority_score DESC, created_at, id
-     LIMIT 1 FOR UPDATE SKIP LOCKED
- ), pick(pid, tid) AS (
-     SELECT project_id, id FROM (SELECT * FROM fresh UNION ALL SELECT * FROM lapsed) c
-     ORDER BY priority_score DESC, created_at, id LIMIT 1
- ), claimed AS (
-     UPDATE tasks SET status = 'in_progress', claimed_by = 'pg-' || :w, claimed_at = now(),
-            claim_expires_at = now() + make_interval(secs => 300), version = version + 1
+# src/storage/tasks/claims.rs, claim(), for the default claim (open tasks, no filters); the
+# server binds project, tenant, worker and lease.
+CLAIM = """WITH project AS MATERIALIZED (SELECT id FROM projects WHERE id = :cproject AND tenant_id = :tenant),
+ fresh AS (SELECT project_id, id, priority_score, created_at FROM tasks
+     WHERE project_id = (SELECT id FROM project) AND status = 'open' AND blocked_by = 0 AND claimed_by IS NULL
+     ORDER BY priority_score DESC, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED),
+ lapsed AS (SELECT project_id, id, priority_score, created_at FROM tasks
+     WHERE project_id = (SELECT id FROM project) AND claimed_by IS NOT NULL
+       AND claim_expires_at <= now() AND blocked_by = 0
+     ORDER BY priority_score DESC, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED),
+ pick(pid, tid) AS (SELECT project_id, id FROM (SELECT * FROM fresh UNION ALL SELECT * FROM lapsed) c
+     ORDER BY priority_score DESC, created_at, id LIMIT 1),
+ claimed AS (UPDATE tasks SET status = 'in_progress', claimed_by = 'pg-' || :w, claimed_at = now(),
+     claim_expires_at = now() + make_interval(secs => 300), version = version + 1
      FROM pick WHERE project_id = pick.pid AND id = pick.tid
-     RETURNING {columns}
- )
+     RETURNING {columns})
  SELECT EXISTS (SELECT 1 FROM project), claimed.* FROM (SELECT) one LEFT JOIN claimed ON true"""
 
 # src/storage/tasks/write.rs, update_on: `{"status": "done", "worker_id": …}`.
