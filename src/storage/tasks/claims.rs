@@ -61,9 +61,7 @@ pub async fn claim(
     }
     // `pick` renames its columns so that `RETURNING` names only the task's.
     query
-        .push(concat!(
-            ", pick(pid, tid) AS (SELECT project_id, id FROM (SELECT * FROM fresh"
-        ))
+        .push(", pick(pid, tid) AS (SELECT project_id, id FROM (SELECT * FROM fresh")
         .push(if lapsed {
             " UNION ALL SELECT * FROM lapsed"
         } else {
