@@ -68,38 +68,14 @@ impl Dependencies {
 /// A list of task ids (`depends_on` of a create or a PATCH): positive, at most
 /// [`Dependencies::MAX`], duplicates dropped.
 pub fn validate_ids(v: &mut Validator, field: &str, raw: Vec<JsonInteger>) -> Option<Vec<i64>> {
-    if raw.len() > Dependencies::MAX {
-        v.fail(field, format!("at most {} tasks", Dependencies::MAX));
-        return None;
-    }
-    let mut ids = Vec::with_capacity(raw.len());
-    let mut valid = true;
-    for (index, id) in raw.into_iter().enumerate() {
-        match v.check(&format!("{field}/{index}"), parse_id(id.0)) {
-            Some(id) if !ids.contains(&id) => ids.push(id),
-            Some(_) => {}
-            None => valid = false,
-        }
-    }
-    valid.then_some(ids)
+    v.check_distinct(field, raw, (Dependencies::MAX, "tasks"), |id| {
+        parse_id(id.0)
+    })
 }
 
 fn validate_external_ids(v: &mut Validator, raw: Vec<String>) -> Option<Vec<ExternalId>> {
-    const FIELD: &str = "depends_on_external_ids";
-    if raw.len() > Dependencies::MAX {
-        v.fail(FIELD, format!("at most {} tasks", Dependencies::MAX));
-        return None;
-    }
-    let mut keys: Vec<ExternalId> = Vec::with_capacity(raw.len());
-    let mut valid = true;
-    for (index, key) in raw.into_iter().enumerate() {
-        match v.check(&format!("{FIELD}/{index}"), ExternalId::parse(key)) {
-            Some(key) if !keys.contains(&key) => keys.push(key),
-            Some(_) => {}
-            None => valid = false,
-        }
-    }
-    valid.then_some(keys)
+    let limit = (Dependencies::MAX, "tasks");
+    v.check_distinct("depends_on_external_ids", raw, limit, ExternalId::parse)
 }
 
 /// The index of an item that waits, through items of the same request, for itself; `None`

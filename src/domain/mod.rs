@@ -71,6 +71,31 @@ impl Validator {
         value
     }
 
+    /// A list of at most `max` items (else "at most {max} {noun}"), each parsed (a failure
+    /// names `field/<index>`), duplicates dropped in order.
+    pub fn check_distinct<T: PartialEq, U>(
+        &mut self,
+        field: &str,
+        raw: Vec<U>,
+        (max, noun): (usize, &str),
+        parse: impl Fn(U) -> Result<T, String>,
+    ) -> Option<Vec<T>> {
+        if raw.len() > max {
+            self.fail(field, format!("at most {max} {noun}"));
+            return None;
+        }
+        let mut items: Vec<T> = Vec::with_capacity(raw.len());
+        let mut valid = true;
+        for (index, item) in raw.into_iter().enumerate() {
+            match self.check(&format!("{field}/{index}"), parse(item)) {
+                Some(item) if !items.contains(&item) => items.push(item),
+                Some(_) => {}
+                None => valid = false,
+            }
+        }
+        valid.then_some(items)
+    }
+
     pub fn fail(&mut self, field: &str, detail: impl Into<String>) {
         self.errors
             .push(FieldError::new(format!("{}/{field}", self.prefix), detail));

@@ -204,18 +204,5 @@ impl Validate for TaskInput {
 }
 
 pub(super) fn validate_labels(v: &mut Validator, raw: Vec<String>) -> Option<Vec<Label>> {
-    if raw.len() > Label::MAX_PER_TASK {
-        v.fail("labels", format!("at most {} labels", Label::MAX_PER_TASK));
-        return None;
-    }
-    let mut labels: Vec<Label> = Vec::with_capacity(raw.len());
-    let mut valid = true;
-    for (index, label) in raw.into_iter().enumerate() {
-        match v.check(&format!("labels/{index}"), Label::parse(label)) {
-            Some(label) if !labels.contains(&label) => labels.push(label),
-            Some(_) => {}
-            None => valid = false,
-        }
-    }
-    valid.then_some(labels)
+    v.check_distinct("labels", raw, (Label::MAX_PER_TASK, "labels"), Label::parse)
 }
