@@ -19,6 +19,10 @@ server's.
 Prints one markdown table (throughput, p50, p99, server / ceiling), writes the raw numbers to
 bench/results/latest.json and a plot to bench/results/latest.svg. Run through bench/run.sh.
 
+With the list100 scenarios, a ceiling-only comparison (bench/json_in_database.py): the list
+statement against the same statement with PostgreSQL building each task's JSON, the road issue 10
+suggested and this project measured and did not take; a table of its own, "json_in_database".
+
 After the throughput scenarios every maintained count (task_counts) is compared with count(*)
 over the rows they wrote: any drift fails the run. Then the scale scenario, in a database of its
 own (the throughput scenarios leave millions of tasks behind): a project of BENCH_SCALE_TASKS
@@ -73,6 +77,7 @@ from http.client import HTTPConnection
 import claims
 import events
 import feed
+import json_in_database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "target/release/taskdash")
@@ -326,6 +331,8 @@ def write_scripts(workdir):
         # come from generate_series. The INSERT, its ordering, conflict handling and RETURNING match.
         "bulk.sql": "\\set base random(1, 1000000000000)\n" + bulk,
         "list.sql": listing,
+        # The same page as JSON built by PostgreSQL (bench/json_in_database.py).
+        "list_json.sql": json_in_database.script(version, order),
         "data_version.sql": data_version,
         # The summary reads the data version (for its ETag) in its own statement.
         "summary.sql": summary,
@@ -669,6 +676,9 @@ def main():
             rows.append(row)
             print(f"{name}: ratios " + ", ".join(f"{r['ratio']:.2f}" for r in rounds), file=sys.stderr)
         peak_rss = rss_kb(server.pid, "VmHWM")
+        json_road = None
+        if any(r["scenario"].startswith("list100 c") for r in rows):
+            json_road = json_in_database.run(cluster, scripts, variables, ROUNDS)
         drift = counter_drift(cluster, "taskdash")
         stop_server(server)
         server = None
@@ -707,6 +717,8 @@ def main():
               "counter_drift": drift}
     if fed:
         result["feed"] = fed
+    if json_road:
+        result["json_in_database"] = json_road
     if scaled:
         result["scale"] = scaled
     os.makedirs(RESULTS, exist_ok=True)
@@ -735,6 +747,8 @@ def main():
         verdict = "met" if t["ratio"] >= t["target"] else "NOT met"
         print(f"{t['scenario']} ÷ {t['over']}, server req/s: {t['ratio']:.2f} (target ≥ {t['target']:g}: {verdict}; "
               f"the same for the ceilings: {t['ceiling_ratio']:.2f})")
+    if json_road:
+        json_in_database.print_table(json_road, rows)
     print(f"Server RSS: {idle_rss / 1024:.1f} MB idle, {peak_rss / 1024:.1f} MB peak.")
     print(f"Maintained counts (task_counts) against count(*) after the throughput scenarios: "
           + ("exact." if drift == 0 else f"{drift} (project, milestone, status) keys DRIFTED."))
