@@ -17,7 +17,7 @@ The ceiling runs storage::run_events::insert's statement (copied below, with the
 parameters $1..$12: the same project, tenant and run, and the arrays the server binds for such a
 batch). pgbench binds each array as its text form (sqlx binds them binary); the event_ids, which
 must be new in each transaction, are built in SQL from a random number instead of bound. The
-statement is compared with the one in src/storage/run_events.rs when the bench starts: a
+statement is compared with the one in src/storage/run_events/insert.rs when the bench starts: a
 difference fails the run (keep the copy in step). The second statement of `append` (the
 event_ids a concurrent request wrote first) never runs here: no two requests share an event_id.
 
@@ -33,16 +33,16 @@ import os
 import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCE = os.path.join(ROOT, "src/storage/run_events.rs")
+SOURCE = os.path.join(ROOT, "src/storage/run_events/insert.rs")
 BATCH = 100
 SPREAD_RUNS = 16
 
-# src/storage/run_events.rs, event_columns!().
+# src/storage/run_events/mod.rs, event_columns!().
 EVENT_COLUMNS = ("project_id, run_id, sequence, event_id, event_type, step_name, status, duration_ms, ts, "
                  "payload, created_at")
 
-# src/storage/run_events.rs, insert(): the one statement (comments left out; keep in step, the
-# bench checks). $1 project, $2 tenant, $3 run, $4..$12 the batch's columns as arrays.
+# src/storage/run_events/insert.rs, insert(): the one statement (comments left out; keep in step,
+# the bench checks). $1 project, $2 tenant, $3 run, $4..$12 the batch's columns as arrays.
 STATEMENT = f"""WITH input AS MATERIALIZED (
      SELECT * FROM UNNEST($4::int[], $5::text[], $6::bigint[], $7::text[], $8::text[],
                           $9::text[], $10::bigint[], $11::timestamptz[], $12::jsonb[])
@@ -102,7 +102,7 @@ def normalised(sql):
 
 
 def server_statement():
-    """insert()'s statement as src/storage/run_events.rs has it (its literals and
+    """insert()'s statement as src/storage/run_events/insert.rs has it (its literals and
     event_columns!() joined as concat! does)."""
     with open(SOURCE) as f:
         source = f.read()

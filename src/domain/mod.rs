@@ -1,6 +1,6 @@
 //! Domain types. Request bodies deserialise into loose `*Input` types; [`Validate::validate`]
 //! turns them into the validated types storage accepts, collecting *every* problem with its
-//! JSON pointer. One file per resource; text rules in `text`, bulk rules in `bulk`.
+//! JSON pointer. One module per resource; text rules in `text`, bulk rules in `bulk`.
 
 mod api_key;
 mod artifact;

@@ -1,136 +1,19 @@
-//! Run events SQL: a batch is written in one statement that also assigns the missing
-//! sequences from the run's counter, and the timeline is read in sequence order.
+//! The one statement that writes a batch, and the cold path after it refused a sequence.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 
-use crate::domain::{NewRunEvent, RunEvent};
-use crate::pool::{Connection, Pool};
-
-/// The columns of [`RunEvent`], in the order [`event_at`] reads them.
-macro_rules! event_columns {
-    () => {
-        "project_id, run_id, sequence, event_id, event_type, step_name, status, duration_ms, ts, \
-         payload, created_at"
-    };
-}
-
-/// Reads the columns of [`event_columns!`] by position, from column `at`.
-fn event_at(row: &PgRow, at: usize) -> sqlx::Result<RunEvent> {
-    Ok(RunEvent {
-        project_id: row.try_get(at)?,
-        run_id: row.try_get(at + 1)?,
-        sequence: row.try_get(at + 2)?,
-        event_id: row.try_get(at + 3)?,
-        event_type: row.try_get(at + 4)?,
-        step_name: row.try_get(at + 5)?,
-        status: row.try_get(at + 6)?,
-        duration_ms: row.try_get(at + 7)?,
-        ts: row.try_get(at + 8)?,
-        payload: row.try_get(at + 9)?,
-        created_at: row.try_get(at + 10)?,
-    })
-}
-
-/// How often the events that a concurrent request wrote first are looked for again.
-const APPEND_ATTEMPTS: usize = 3;
-
-#[derive(Debug)]
-pub enum Appended {
-    New(RunEvent),
-    /// The run already held the event_id: the stored event, unchanged.
-    Existing(RunEvent),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AppendError {
-    #[error("run not found")]
-    RunNotFound,
-    /// Events (by index) whose sequence another event of the run holds.
-    #[error("sequences taken")]
-    SequencesTaken(Vec<usize>),
-    #[error("the events kept disappearing while being written; retry")]
-    Contended,
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-}
-
-/// Writes the events of a batch, idempotently by event_id, answering one outcome per event in
-/// order. One statement in the common case (a second one only for events a concurrent request
-/// wrote while this one ran). The event_ids of `events` must be distinct, and so must the
-/// sequences they give (see `domain::earlier_event_duplicates`, `repeated_sequences`).
-///
-/// Sequences: the statement updates the run's `last_sequence` first, which locks the run's row,
-/// so concurrent batches of one run take their numbers one after the other: an event without a
-/// sequence gets the next number above everything the run holds and everything the batch gives
-/// (in request order), so a batch's assigned numbers are consecutive and never reused. Only
-/// when two concurrent requests carry the same new event_id does the loser leave a hole (its
-/// number was counted before the event turned out to be taken).
-#[tracing::instrument(skip(connection, events), fields(items = events.len()))]
-pub async fn append(
-    connection: &mut Connection,
-    tenant_id: i64,
-    project_id: i64,
-    run_id: i64,
-    events: &[&NewRunEvent],
-) -> Result<Vec<Appended>, AppendError> {
-    let mut results: Vec<Option<Appended>> = (0..events.len()).map(|_| None).collect();
-    let mut pending: Vec<usize> = (0..events.len()).collect();
-    for _ in 0..APPEND_ATTEMPTS {
-        let ids = [tenant_id, project_id, run_id];
-        for (index, outcome) in insert(connection, ids, events, &pending).await? {
-            results[index] = Some(outcome);
-        }
-        pending.retain(|&index| results[index].is_none());
-        if pending.is_empty() {
-            break;
-        }
-        // Written by a concurrent request after this one's snapshot: a new statement sees them.
-        let keys: Vec<&str> = pending
-            .iter()
-            .map(|&i| events[i].event_id.as_str())
-            .collect();
-        let mut stored: HashMap<String, RunEvent> = sqlx::query(concat!(
-            "SELECT ",
-            event_columns!(),
-            " FROM run_events
-             WHERE project_id = $1 AND run_id = $3 AND event_id = ANY($4)
-               AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)"
-        ))
-        .bind(project_id)
-        .bind(tenant_id)
-        .bind(run_id)
-        .bind(&keys)
-        .try_map(|row: PgRow| event_at(&row, 0))
-        .fetch_all(&mut *connection)
-        .await?
-        .into_iter()
-        .map(|event| (event.event_id.clone(), event))
-        .collect();
-        for &index in &pending {
-            if let Some(event) = stored.remove(events[index].event_id.as_str()) {
-                results[index] = Some(Appended::Existing(event));
-            }
-        }
-        pending.retain(|&index| results[index].is_none());
-        if pending.is_empty() {
-            break;
-        }
-    }
-    if !pending.is_empty() {
-        return Err(AppendError::Contended);
-    }
-    Ok(results.into_iter().flatten().collect())
-}
+use super::{AppendError, Appended, event_at};
+use crate::domain::NewRunEvent;
+use crate::pool::Connection;
 
 /// The one statement: the events not yet stored are inserted (their sequences assigned from
 /// the run's counter), and the stored ones are read, under the statement's snapshot. Returns
 /// (index, outcome) per event it could answer for.
-async fn insert(
+pub(super) async fn insert(
     connection: &mut Connection,
     [tenant_id, project_id, run_id]: [i64; 3],
     events: &[&NewRunEvent],
@@ -297,60 +180,4 @@ async fn taken_sequences(
                 .is_some_and(|&holder| holder != id && !replayed(id))
         })
         .collect())
-}
-
-/// Which events of a timeline to read.
-#[derive(Clone, Debug, Default)]
-pub struct EventFilter {
-    pub after_sequence: Option<i64>,
-    pub event_type: Option<String>,
-    pub step_name: Option<String>,
-}
-
-/// Up to `limit` events of the run after `after_sequence`, in sequence order (the primary key's
-/// order: the filters are checked on the way); `None` when the tenant has no such run. One
-/// static statement: every filter combination has the same best plan, that walk.
-#[tracing::instrument(skip(pool, filter))]
-pub async fn list(
-    pool: &Pool,
-    tenant_id: i64,
-    project_id: i64,
-    run_id: i64,
-    filter: &EventFilter,
-    limit: i64,
-) -> sqlx::Result<Option<Vec<RunEvent>>> {
-    let rows = sqlx::query(concat!(
-        "WITH run AS MATERIALIZED (
-             SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id AND p.tenant_id = $2
-             WHERE r.project_id = $1 AND r.id = $3
-         )
-         SELECT e.* FROM run LEFT JOIN LATERAL (
-             SELECT ",
-        event_columns!(),
-        " FROM run_events
-             WHERE project_id = $1 AND run_id = $3 AND sequence > $4
-               AND ($5::text IS NULL OR event_type = $5) AND ($6::text IS NULL OR step_name = $6)
-             ORDER BY sequence LIMIT $7
-         ) e ON true
-         ORDER BY e.sequence"
-    ))
-    .bind(project_id)
-    .bind(tenant_id)
-    .bind(run_id)
-    .bind(filter.after_sequence.unwrap_or(-1))
-    .bind(&filter.event_type)
-    .bind(&filter.step_name)
-    .bind(limit)
-    .fetch_all(&mut *pool.acquire().await?)
-    .await?;
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    if first.try_get::<Option<i64>, _>(0)?.is_none() {
-        return Ok(Some(Vec::new()));
-    }
-    rows.iter()
-        .map(|row| event_at(row, 0))
-        .collect::<Result<_, _>>()
-        .map(Some)
 }

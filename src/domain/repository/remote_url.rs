@@ -1,36 +1,7 @@
-//! A project's repositories: where its code lives. A repository is known by its *normalised*
-//! URL, unique per project, so that every spelling of one remote is one repository.
+//! Repository URLs: the forms accepted (one pattern, published in the spec and checked here)
+//! and the normalised form that makes every spelling of one remote one repository.
 
 use std::sync::LazyLock;
-
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
-
-use super::{Validate, Validator};
-
-/// A repository as stored and returned (and as the change feed's `data`: `to_jsonb` of the row).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
-#[schema(example = json!({
-    "id": 3, "project_id": 1, "url": "git@github.com:acme/uploader.git",
-    "normalized_url": "github.com/acme/uploader", "default_branch": "main",
-    "created_at": "2026-11-29T12:00:00Z", "updated_at": "2026-11-29T12:00:00Z"
-}))]
-pub struct Repository {
-    pub id: i64,
-    pub project_id: i64,
-    /// The clone URL as the client gave it (at creation, or in the last PATCH of `url`).
-    pub url: String,
-    /// What makes two URLs the same repository: the host (lower case, non-default port kept)
-    /// and the path without a trailing slash or `.git`; scheme and user are left out.
-    pub normalized_url: String,
-    pub default_branch: String,
-    #[serde(serialize_with = "super::timestamp::serialize")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "super::timestamp::serialize")]
-    pub updated_at: DateTime<Utc>,
-}
 
 // The URL forms accepted, as one pattern: published in the spec and checked by the server, so
 // both agree on every string. Everything it matches parses as a URL (the `url` crate then
@@ -140,129 +111,6 @@ impl RepositoryUrl {
     }
 }
 
-/// A git branch name: 1 to 255 characters, without whitespace, control characters or the
-/// characters git refuses in ref names (`~ ^ : ? * [ \`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::Type)]
-#[serde(transparent)]
-#[sqlx(transparent)]
-pub struct BranchName(String);
-
-impl BranchName {
-    pub const MAX_CHARS: usize = 255;
-    /// The same rule as [`BranchName::parse`], for the spec.
-    const PATTERN: &str = r"^[^\u0000-\u0020\u007F-\u009F~^:?*\[\\]+$";
-
-    pub fn parse(value: String) -> Result<Self, String> {
-        let chars = value.chars().count();
-        if chars == 0 || chars > Self::MAX_CHARS {
-            return Err(format!("must be 1 to {} characters", Self::MAX_CHARS));
-        }
-        let refused = |c: char| c <= ' ' || c.is_control() || "~^:?*[\\".contains(c);
-        if value.chars().any(refused) {
-            return Err("must not contain spaces, control characters or ~ ^ : ? * [ \\".into());
-        }
-        Ok(Self(value))
-    }
-
-    pub fn main() -> Self {
-        Self("main".into())
-    }
-}
-
-/// A string of 1 to `max` characters matching `pattern`; null too when `nullable` (in a
-/// PATCH, null is the same as leaving the field out).
-fn text_schema(nullable: bool, max: usize, pattern: &str) -> Object {
-    let types = if nullable {
-        SchemaType::from_iter([Type::String, Type::Null])
-    } else {
-        SchemaType::Type(Type::String)
-    };
-    ObjectBuilder::new()
-        .schema_type(types)
-        .min_length(Some(1))
-        .max_length(Some(max))
-        .pattern(Some(pattern))
-        .build()
-}
-
-fn url_schema() -> Object {
-    text_schema(false, RepositoryUrl::MAX_CHARS, REPOSITORY_URL_PATTERN)
-}
-
-fn url_patch_schema() -> Object {
-    text_schema(true, RepositoryUrl::MAX_CHARS, REPOSITORY_URL_PATTERN)
-}
-
-fn branch_schema() -> Object {
-    text_schema(true, BranchName::MAX_CHARS, BranchName::PATTERN)
-}
-
-/// Body of `POST /projects/{project_id}/repositories`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[schema(example = json!({"url": "git@github.com:acme/uploader.git", "default_branch": "main"}))]
-pub struct RepositoryInput {
-    /// The clone URL: `https://host/org/repo(.git)`, `ssh://…`, `git://…` or scp-style
-    /// `git@host:org/repo.git`. Spellings of one repository (`.git`, a trailing slash, the
-    /// scheme, the user, the host's case) are the same repository.
-    #[schema(required = true, schema_with = url_schema)]
-    pub url: Option<String>,
-    /// Default `main`.
-    #[schema(schema_with = branch_schema)]
-    pub default_branch: Option<String>,
-}
-
-/// A validated repository creation.
-#[derive(Clone, Debug)]
-pub struct NewRepository {
-    pub url: RepositoryUrl,
-    pub default_branch: BranchName,
-}
-
-impl Validate for RepositoryInput {
-    type Valid = NewRepository;
-    fn validate_into(self, v: &mut Validator) -> Option<NewRepository> {
-        let url = v
-            .required("url", self.url)
-            .and_then(|url| v.check("url", RepositoryUrl::parse(url)));
-        let branch = v.check_optional("default_branch", self.default_branch, BranchName::parse);
-        Some(NewRepository {
-            url: url?,
-            default_branch: branch?.unwrap_or_else(BranchName::main),
-        })
-    }
-}
-
-/// Body of `PATCH /projects/{project_id}/repositories/{repository_id}`: the fields present
-/// change (null is the same as absent).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[schema(example = json!({"default_branch": "develop"}))]
-pub struct RepositoryPatch {
-    /// A URL that names another repository of the project is refused (409).
-    #[schema(schema_with = url_patch_schema)]
-    pub url: Option<String>,
-    #[schema(schema_with = branch_schema)]
-    pub default_branch: Option<String>,
-}
-
-/// A validated change to a repository; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
-pub struct RepositoryChanges {
-    pub url: Option<RepositoryUrl>,
-    pub default_branch: Option<BranchName>,
-}
-
-impl Validate for RepositoryPatch {
-    type Valid = RepositoryChanges;
-    fn validate_into(self, v: &mut Validator) -> Option<RepositoryChanges> {
-        let url = v.check_optional("url", self.url, RepositoryUrl::parse);
-        let branch = v.check_optional("default_branch", self.default_branch, BranchName::parse);
-        Some(RepositoryChanges {
-            url: url?,
-            default_branch: branch?,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,19 +182,6 @@ mod tests {
         }
         let long = format!("https://h.io/{}", "a".repeat(2048));
         assert!(RepositoryUrl::parse(long).is_err());
-    }
-
-    #[test]
-    fn branch_names_refuse_what_git_refuses_in_one_character() {
-        for good in ["main", "release/1.2", "feature/ümlaut", "a-b_c.d"] {
-            assert!(BranchName::parse(good.into()).is_ok(), "{good}");
-        }
-        for bad in [
-            "", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b", "tab\t", "\u{85}",
-        ] {
-            assert!(BranchName::parse(bad.into()).is_err(), "{bad:?} accepted");
-        }
-        assert!(BranchName::parse("x".repeat(256)).is_err());
     }
 
     /// The published pattern and the parser agree: every string the pattern accepts parses.
