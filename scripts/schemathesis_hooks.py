@@ -5,7 +5,7 @@ values from letters and digits only (what every transport can carry), so it cann
 quoted one and sends values like `0` in cases it then checks as valid, which the API rightly
 refuses with 400. In every case meant to be valid, this puts a fresh valid key in instead (a
 fresh one, so that no two generated requests share a key); negative cases keep theirs. Malformed
-keys are covered by tests/api/idempotency.rs.
+keys are covered by tests/api/idempotency/keys.rs.
 """
 
 import uuid
