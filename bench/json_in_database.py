@@ -19,7 +19,7 @@ API_COLUMNS = ("id, project_id, milestone_id, parent_task_id, run_id, title, des
 
 
 def script(version, order):
-    """bench.py's list statement, with each task as one JSON text column."""
+    """ceiling.py's list statement, with each task as one JSON text column."""
     return (f"WITH v AS MATERIALIZED (SELECT {version} AS version FROM projects WHERE id = :lproject "
             "AND tenant_id = :tenant) SELECT v.version, row_to_json(t)::text FROM v LEFT JOIN LATERAL "
             f"(SELECT {API_COLUMNS} FROM tasks WHERE project_id = :lproject {order} LIMIT :limit) t ON true "

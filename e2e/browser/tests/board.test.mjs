@@ -7,66 +7,20 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { apiClient, environment, guard, launchChromium, ms, now } from '../lib/harness.mjs';
+import { launchChromium, ms, now } from '../lib/harness.mjs';
+import {
+    COLUMNS, api, boardPage, columns, dropStream, env, openProject,
+    recordArrivals, seed, streamRequests, waitForArrival,
+} from '../lib/board.mjs';
 
 const WITHIN_MS = 1000;
-const env = environment();
-const api = apiClient(env.base, env.key);
 const screenshot = fileURLToPath(new URL('../../../docs/board.png', import.meta.url));
-const COLUMNS = ['open', 'in_progress', 'in_review', 'blocked', 'done'];
 let browser;
 let seeded;
 
 const log = (line) => console.log(`    ${line}`);
 // The card may appear before the answer's last byte reaches the test.
 const relative = (value) => `${ms(Math.abs(value))} ${value < 0 ? 'before' : 'after'}`;
-
-/** A project that looks like one a workflow engine filled: milestones, a run, labelled tasks. */
-async function seed() {
-    const suffix = `${Date.now().toString(36)}-${process.pid}`;
-    const project = (await api.post('/projects', {
-        name: 'Uploader', slug: `uploader-${suffix}`, description: 'Resumable uploads for the media service',
-    }, 201)).body;
-    const base = `/projects/${project.id}`;
-    const v1 = (await api.post(`${base}/milestones`, { name: 'v1.0 retries', slug: 'v1-0' }, 201)).body;
-    const v2 = (await api.post(`${base}/milestones`, { name: 'v1.1 resumable', slug: 'v1-1' }, 201)).body;
-    const run = (await api.post(`${base}/runs`, {
-        workflow_type: 'feature_development', external_id: `wf-${suffix}`,
-    }, 201)).body;
-    const specs = [
-        ['Add retry with backoff to the uploader', 'open', 900, ['backend'], v1],
-        ['Document the retry settings', 'open', 300, ['docs'], v1],
-        ['Resume uploads from the last chunk', 'open', 700, ['backend', 'storage'], v2],
-        // Open here, then claimed by an agent (below): in progress, with its claim.
-        ['Progress bar for large files', 'open', 800, ['frontend'], v2],
-        ['Checksum every chunk', 'in_progress', 600, ['backend'], v1],
-        ['Review the chunk size defaults', 'in_review', 500, ['backend'], v1],
-        ['Upload via the CDN edge', 'blocked', 400, ['infra'], v2],
-        ['Measure upload throughput', 'done', 200, ['perf'], v1],
-        ['Split the uploader module', 'done', 100, ['backend'], v1],
-    ];
-    const tasks = [];
-    for (const [i, [title, status, priority_score, labels, milestone]] of specs.entries()) {
-        // The docs wait for the retry they document (a dependency by external_id).
-        const waits = i === 1 ? [`wf-${suffix}:plan:0`] : [];
-        tasks.push((await api.post(`${base}/tasks`, {
-            title, status, priority_score, labels, milestone_id: milestone.id, run_id: run.id,
-            external_id: `wf-${suffix}:plan:${i}`, depends_on_external_ids: waits,
-            description: `${title}.\nCreated by the plan step of run #${run.id}.`,
-        }, 201)).body);
-    }
-    tasks[3] = (await api.post(`${base}/tasks:claim`,
-        { worker_id: 'agent-7', lease_secs: 3600, labels: ['frontend'] }, 200)).body;
-    assert.equal(tasks[3].title, 'Progress bar for large files');
-    const planned = tasks[0];
-    const artifact = await fetch(`${env.base}${base}/tasks/${planned.id}/artifacts/plan?iteration=1`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${env.key}`, 'content-type': 'text/markdown; charset=utf-8' },
-        body: '# Plan\n\n1. Wrap the client in a retry loop\n2. Back off exponentially\n',
-    });
-    assert.equal(artifact.status, 201, await artifact.text());
-    return { project, tasks, planned, run, suffix };
-}
 
 before(async () => {
     const started = now();
@@ -78,73 +32,8 @@ after(async () => {
     await browser?.close();
 });
 
-/** A page of the board with the guard on (the key may go to the API as a header, nowhere else). */
-async function boardPage(viewport = { width: 1280, height: 860 }) {
-    const context = await browser.newContext({ viewport });
-    const page = await context.newPage();
-    const watch = await guard(page, { apiKey: env.key, keyOrigin: env.base });
-    // Keeps each EventSource the page opens (to end one, as a dropped connection would).
-    await page.addInitScript(() => {
-        const Native = window.EventSource;
-        window.__sources = [];
-        window.EventSource = class extends Native {
-            constructor(...args) { super(...args); window.__sources.push(this); }
-        };
-    });
-    return { context, page, watch };
-}
-
-/** Records, in the page, when each card enters a column: `{id, status, at}`. */
-async function recordArrivals(page) {
-    await page.evaluate(() => {
-        window.__arrivals = [];
-        new MutationObserver((mutations) => {
-            const at = performance.timeOrigin + performance.now();
-            for (const mutation of mutations) {
-                for (const node of mutation.addedNodes) {
-                    if (node.classList?.contains('card')) {
-                        window.__arrivals.push({ id: Number(node.dataset.id), status: node.closest('.column').dataset.status, at });
-                    }
-                }
-            }
-        }).observe(document.querySelector('.board'), { childList: true, subtree: true });
-    });
-}
-
-async function waitForArrival(page, id, status, deadline) {
-    const timeout = Math.max(deadline - now(), 0) + 2000;
-    const handle = await page.waitForFunction(
-        ({ id, status }) => window.__arrivals.find((a) => a.id === id && a.status === status),
-        { id, status }, { timeout },
-    ).catch(() => { throw new Error(`task #${id} did not reach ${status} within ${timeout.toFixed(0)} ms`); });
-    return handle.jsonValue();
-}
-
-/** Titles of the cards in each column. */
-const columns = (page) => page.evaluate((statuses) => Object.fromEntries(statuses.map((s) => [s,
-    [...document.querySelectorAll(`.column[data-status="${s}"] .card-title`)].map((e) => e.textContent)])), COLUMNS);
-
-async function openProject(page) {
-    const response = await page.goto(`${env.base}/board`);
-    assert.equal(response.status(), 200);
-    assert.equal(new URL(page.url()).pathname, '/board/', '/board redirects to /board/');
-    const csp = response.headers()['content-security-policy'];
-    for (const directive of ["default-src 'self'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"]) {
-        assert.ok(csp.includes(directive), `CSP has ${directive}: ${csp}`);
-    }
-    await page.getByLabel('API key').fill(env.key);
-    await page.getByRole('button', { name: 'Open the board' }).click();
-    const card = page.locator(`.project-card[data-id="${seeded.project.id}"]`);
-    await card.locator('.project-total').waitFor();
-    const total = await card.locator('.project-total').textContent();
-    await card.getByRole('link', { name: 'Uploader' }).click();
-    await page.waitForFunction(() => document.querySelectorAll('.card').length >= 9 && document.querySelector('.count')?.textContent);
-    await page.waitForSelector('#live[data-state="live"]');
-    return { total };
-}
-
 test('the board refuses inline script (its CSP), and the guard sees the violation', async () => {
-    const { context, page, watch } = await boardPage();
+    const { context, page, watch } = await boardPage(browser);
     await page.goto(`${env.base}/board/`);
     await page.addScriptTag({ content: 'window.inlineScriptRan = true;' }).catch(() => {});
     await page.waitForFunction(() => window.__cspViolations.length > 0, null, { timeout: 5000 });
@@ -155,9 +44,9 @@ test('the board refuses inline script (its CSP), and the guard sees the violatio
 });
 
 test('a reader sees the project live: seeded columns, a new task appears and moves to done within 1 s', async () => {
-    const { context, page, watch } = await boardPage();
+    const { context, page, watch } = await boardPage(browser);
     const opening = now();
-    const { total } = await openProject(page);
+    const { total } = await openProject(page, seeded.project);
     log(`key prompt to a live board in ${ms(now() - opening)}`);
     assert.equal(total, '9 tasks, 2 done', 'the project list shows the counts');
 
@@ -240,40 +129,10 @@ test('a reader sees the project live: seeded columns, a new task appears and mov
     await context.close();
 });
 
-/** The page's event-stream requests, once there are `n` (the driver reports them a little late). */
-async function streamRequests(watch, n) {
-    const streams = () => watch.seen.requests.filter((r) => r.includes('/events?'));
-    for (let waited = 0; streams().length < n && waited < 2000; waited += 20) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    return streams();
-}
-
-/**
- * Ends the page's stream as a dropped connection would, with the next token held back until
- * `release()`. The ended request is the one failure the guard is told to expect.
- */
-async function dropStream(page, watch) {
-    let release;
-    const held = new Promise((resolve) => { release = resolve; });
-    await page.route('**/stream-tokens', async (route) => { await held; await route.continue(); });
-    const dropped = await page.evaluate(() => {
-        const source = window.__sources.at(-1);
-        source.close();
-        source.dispatchEvent(new Event('error'));
-        return source.url;
-    });
-    await page.waitForSelector('#live[data-state="reconnecting"]');
-    return () => {
-        const expected = watch.seen.failed.findIndex((f) => f === `GET ${dropped}: net::ERR_ABORTED`);
-        if (expected >= 0) watch.seen.failed.splice(expected, 1);
-        release();
-    };
-}
 
 test('after a dropped stream the board re-mints a token and resumes after the last change', async () => {
-    const { context, page, watch } = await boardPage();
-    await openProject(page);
+    const { context, page, watch } = await boardPage(browser);
+    await openProject(page, seeded.project);
     await recordArrivals(page);
     const tasks = `/projects/${seeded.project.id}/tasks`;
     const first = (await api.post(tasks, { title: `Before the drop ${seeded.suffix}` }, 201)).body;
@@ -300,8 +159,8 @@ test('after a dropped stream the board re-mints a token and resumes after the la
 });
 
 test('a stream dropped before any change gives way to fresh lists', async () => {
-    const { context, page, watch } = await boardPage();
-    await openProject(page);
+    const { context, page, watch } = await boardPage(browser);
+    await openProject(page, seeded.project);
     await recordArrivals(page);
     const release = await dropStream(page, watch);
     const task = (await api.post(`/projects/${seeded.project.id}/tasks`, { title: `Unseen ${seeded.suffix}`, status: 'blocked' }, 201)).body;
@@ -320,7 +179,7 @@ test('a big column shows a page at a time, and live changes keep it to its size'
     const project = (await api.post('/projects', { name: `Big ${suffix}`, slug: `big-${suffix}` }, 201)).body;
     const tasks = Array.from({ length: 120 }, (_, i) => ({ title: `Queued ${i}`, priority_score: i }));
     await api.post(`/projects/${project.id}/tasks:bulk`, { tasks }, 201);
-    const { context, page, watch } = await boardPage();
+    const { context, page, watch } = await boardPage(browser);
     await page.goto(`${env.base}/board/#/projects/${project.id}`);
     await page.getByLabel('API key').fill(env.key);
     await page.getByRole('button', { name: 'Open the board' }).click();
@@ -355,9 +214,9 @@ test('a big column shows a page at a time, and live changes keep it to its size'
 });
 
 test('claims and dependencies are shown on the cards and in the detail', async () => {
-    const { context, page, watch } = await boardPage();
+    const { context, page, watch } = await boardPage(browser);
     const [dependency, waiting, , claimed] = seeded.tasks;
-    await openProject(page);
+    await openProject(page, seeded.project);
     const card = page.locator(`.card[data-id="${claimed.id}"]`);
     assert.match(await card.locator('.claim').textContent(), /^Claimed by agent-7 until /);
     const waiter = page.locator(`.card[data-id="${waiting.id}"]`);

@@ -1,0 +1,132 @@
+"""The ceiling's side of a throughput round: the pgbench scripts, each the SQL the server sends
+for one scenario, and the stats of a pgbench run."""
+
+import os
+import statistics
+
+import claims
+import events
+import json_in_database
+
+TASK_COLUMNS = ("id, project_id, milestone_id, parent_task_id, title, description, status, "
+                "priority_score, external_id, labels, version, created_at, updated_at, completed_at, run_id, "
+                "claimed_by, claimed_at, claim_expires_at, depends_on, blocked_by")
+
+# src/storage/idempotency.rs, begin() and store() (keep in step), for a fresh key per request.
+KEY_LOOKUP = ("WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(1768187245, "
+              "hashtext(:tenant::text || ':' || ('key-' || :r))) AS held) "
+              "SELECT lock.held, k.fingerprint, k.status, k.headers, k.body FROM lock "
+              "LEFT JOIN idempotency_keys k ON lock.held AND k.tenant_id = :tenant "
+              "AND k.key = ('key-' || :r) AND k.expires_at > now();\n")
+KEY_STORE = ("INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status, headers, body, expires_at) "
+             "VALUES (:tenant, ('key-' || :r), sha256(('key-' || :r)::bytea), 201, "
+             "'[[\"content-type\", \"application/json\"], [\"etag\", \"\\\"1\\\"\"]]'::jsonb, "
+             "convert_to(repeat('x', 420), 'UTF8'), now() + make_interval(secs => 86400)) "
+             "ON CONFLICT (tenant_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+             "status = EXCLUDED.status, headers = EXCLUDED.headers, body = EXCLUDED.body, "
+             "created_at = now(), expires_at = EXCLUDED.expires_at "
+             "WHERE idempotency_keys.expires_at <= now() RETURNING true;\n")
+
+
+def write_scripts(workdir):
+    """pgbench scripts: the statements the server sends per request of each scenario, copied from
+    src/storage (keep them in step). pgbench binds each `:name` as a parameter of the prepared
+    statement, as sqlx does; where the server binds a request's text, the script has a literal."""
+    # storage::tasks::create: the INSERT and, in the same statement, the stored task when the key
+    # is taken. (Its second statement runs only when a concurrent creation commits mid-statement.)
+    # MILESTONE is NULL, or :milestone for the hot-milestone scenario.
+    create_one = (
+        "WITH inserted AS (INSERT INTO tasks (project_id, title, description, status, priority_score, "
+        "external_id, milestone_id, parent_task_id, labels, completed_at) "
+        "SELECT p.id, 'bench task', NULL, 'open', :prio, :key, MILESTONE, NULL, '{}'::text[], "
+        "CASE WHEN 'open'::text = 'done' THEN now() END "
+        "FROM projects p WHERE p.id = :project AND p.tenant_id = :tenant "
+        f"ON CONFLICT (project_id, external_id) DO NOTHING RETURNING {TASK_COLUMNS}) "
+        "SELECT true AS created, inserted.* FROM inserted UNION ALL "
+        f"SELECT false, {TASK_COLUMNS} FROM tasks "
+        "WHERE project_id = :project AND external_id = :key AND NOT EXISTS (SELECT 1 FROM inserted) "
+        "AND EXISTS (SELECT 1 FROM projects p WHERE p.id = :project AND p.tenant_id = :tenant);\n")
+    plain = create_one.replace("MILESTONE", "NULL")
+    # storage::tasks::create_many (insert_batch), all items new: one statement.
+    bulk = (
+        "WITH input AS MATERIALIZED (SELECT nextval('tasks_id_seq') AS id, g::int AS ordinal, "
+        "'bench task ' || g AS title, NULL::text AS description, 'open'::text AS status, (g % 100)::int "
+        "AS priority_score, 'pg:' || :base || ':' || g AS external_id, NULL::bigint AS milestone_id, "
+        "NULL::bigint AS parent_task_id, '[]'::jsonb AS labels FROM generate_series(1, :n) g), "
+        "inserted AS (INSERT INTO tasks (project_id, id, title, description, status, priority_score, "
+        "external_id, milestone_id, parent_task_id, labels, completed_at, depends_on, blocked_by) SELECT p.id, "
+        "i.id, i.title, i.description, i.status, i.priority_score, i.external_id, i.milestone_id, i.parent_task_id, "
+        "ARRAY(SELECT jsonb_array_elements_text(i.labels)), CASE WHEN i.status = 'done' THEN now() END, "
+        "'{}'::bigint[], 0 "
+        "FROM input i JOIN projects p ON p.id = :project AND p.tenant_id = :tenant "
+        "ORDER BY i.external_id COLLATE \"C\" ON CONFLICT (project_id, external_id) DO NOTHING "
+        f"RETURNING {TASK_COLUMNS}) SELECT i.ordinal, inserted.* FROM inserted JOIN input i USING (id);\n")
+    # storage::tasks::list without filters or cursor: the project's data version and the page
+    # in one statement (limit + 1 rows).
+    order = "ORDER BY priority_score DESC, created_at ASC, id ASC"
+    # storage::DATA_VERSION: a project's data version, as a column over `projects`.
+    version = ("COALESCE((SELECT sum(v.version) FROM project_versions v "
+               "WHERE v.project_id = projects.id), 0)::bigint")
+    listing = (
+        f"WITH v AS MATERIALIZED (SELECT {version} AS version FROM projects WHERE id = :lproject "
+        "AND tenant_id = :tenant) SELECT v.version, t.* FROM v LEFT JOIN LATERAL "
+        f"(SELECT {TASK_COLUMNS} FROM tasks WHERE project_id = :lproject {order} LIMIT :limit) t ON true "
+        f"{order};\n")
+    # storage::projects::data_version: all that a conditional GET with the current tag runs, and
+    # what the milestone reads run first to know their tag.
+    data_version = f"SELECT {version} FROM projects WHERE id = :lproject AND tenant_id = :tenant;\n"
+    # storage::summary::get.
+    summary = (
+        "WITH counts AS (SELECT c.milestone_id, c.status, sum(c.n)::bigint AS n FROM task_counts c "
+        "WHERE c.project_id = :lproject GROUP BY 1, 2) SELECT "
+        "(SELECT COALESCE(jsonb_object_agg(s.status, s.n), '{}') FROM (SELECT status, sum(n)::bigint AS n "
+        "FROM counts GROUP BY status) s) AS by_status, "
+        "(SELECT COALESCE(jsonb_agg(jsonb_build_object('id', m.id, 'name', m.name, 'status', m.status, "
+        "'by_status', (SELECT COALESCE(jsonb_object_agg(c.status, c.n), '{}') FROM counts c "
+        "WHERE c.milestone_id = m.id)) ORDER BY m.id), '[]') FROM milestones m "
+        "WHERE m.project_id = :lproject) AS milestones, "
+        "(SELECT t.created_at FROM tasks t WHERE t.project_id = :lproject AND t.status = 'open' "
+        "ORDER BY t.created_at, t.id LIMIT 1) AS oldest_open_created_at, "
+        "(SELECT t.updated_at FROM tasks t WHERE t.project_id = :lproject "
+        "ORDER BY t.updated_at DESC, t.id DESC LIMIT 1) AS last_activity_at, "
+        f"{version} AS version FROM projects WHERE id = :lproject AND tenant_id = :tenant;\n")
+    scripts = {
+        # pgbench has no string variables: keys are built in SQL from a random number.
+        "create.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\n"
+                      + plain.replace(":key", "('pg-' || :r)"),
+        # The same create under an Idempotency-Key: the transaction routes/idempotency.rs runs
+        # (src/storage/idempotency.rs: the key's lock and lookup, then the effect, then the key).
+        "create_keyed.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\nBEGIN;\n"
+                            + KEY_LOOKUP + plain.replace(":key", "('pg-' || :r)") + KEY_STORE + "COMMIT;\n",
+        "create_hot.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\n"
+                          + create_one.replace("MILESTONE", ":milestone").replace(":key", "('pg-' || :r)"),
+        # Keys rerun:1..5000 are stored: the INSERT conflicts and the same statement reads the task.
+        "rerun.sql": "\\set r random(1, 5000)\n\\set prio 1\n" + plain.replace(":key", "('rerun:' || :r)"),
+        "storm.sql": "\\set r random(1, 10)\n\\set prio 1\n" + plain.replace(":key", "('storm:' || :r)"),
+        # The server binds arrays and UNNESTs them; pgbench cannot bind arrays, so the same rows
+        # come from generate_series. The INSERT, its ordering, conflict handling and RETURNING match.
+        "bulk.sql": "\\set base random(1, 1000000000000)\n" + bulk,
+        "list.sql": listing,
+        # The same page as JSON built by PostgreSQL (bench/json_in_database.py).
+        "list_json.sql": json_in_database.script(version, order),
+        "data_version.sql": data_version,
+        # The summary reads the data version (for its ETag) in its own statement.
+        "summary.sql": summary,
+        # storage::run_events::insert, copied in bench/events.py (checked against the source).
+        "events.sql": events.script(),
+        # storage::tasks::claim, then the PATCH that finishes the task (bench/claims.py).
+        "claims.sql": claims.script(TASK_COLUMNS),
+    }
+    out = {}
+    for name, text in scripts.items():
+        path = os.path.join(workdir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        out[name] = path
+    return out
+
+
+def ceiling_stats(tps, latencies):
+    latencies.sort()
+    return {"throughput": tps, "p50_ms": statistics.median(latencies),
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1]}
