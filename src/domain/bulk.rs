@@ -45,6 +45,25 @@ pub fn earlier_duplicates(tasks: &[NewTask]) -> Vec<Option<usize>> {
         .collect()
 }
 
+/// A batch's items in request order, with why each was skipped: `stored` holds the outcomes of
+/// the first occurrences, in order; each repeat (see [`earlier_duplicates`]) answers with its
+/// first occurrence's item, skipped as `repeated`.
+pub fn in_request_order<T: Clone, R: Copy>(
+    stored: impl IntoIterator<Item = (T, Option<R>)>,
+    repeats: &[Option<usize>],
+    repeated: R,
+) -> Vec<(T, Option<R>)> {
+    let mut stored = stored.into_iter();
+    let mut outcomes: Vec<(T, Option<R>)> = Vec::with_capacity(repeats.len());
+    for &repeat in repeats {
+        outcomes.push(match repeat {
+            None => stored.next().expect("one outcome per first occurrence"),
+            Some(first) => (outcomes[first].0.clone(), Some(repeated)),
+        });
+    }
+    outcomes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

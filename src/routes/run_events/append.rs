@@ -8,8 +8,8 @@ use super::{
 };
 use crate::auth::Tenant;
 use crate::domain::{
-    EventSkipReason, NewRunEvent, RunEvent, RunEventInput, Validate, earlier_event_duplicates,
-    repeated_sequences, validate_items,
+    EventSkipReason, NewRunEvent, RunEventInput, Validate, earlier_event_duplicates,
+    in_request_order, repeated_sequences, validate_items,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::pool::{Connection, Pool};
@@ -147,20 +147,11 @@ fn one_answer(outcome: Appended) -> HttpResponse {
 /// event of its first occurrence.
 fn batch_answer(stored: Vec<Appended>, repeats: &[Option<usize>]) -> HttpResponse {
     let count = repeats.len();
-    let mut stored = stored.into_iter();
-    let mut outcomes: Vec<(RunEvent, Option<EventSkipReason>)> = Vec::with_capacity(count);
-    for &repeat in repeats {
-        outcomes.push(match repeat {
-            None => match stored.next().expect("one outcome per first occurrence") {
-                Appended::New(event) => (event, None),
-                Appended::Existing(event) => (event, Some(EventSkipReason::DuplicateEventId)),
-            },
-            Some(first) => (
-                outcomes[first].0.clone(),
-                Some(EventSkipReason::DuplicateInRequest),
-            ),
-        });
-    }
+    let stored = stored.into_iter().map(|appended| match appended {
+        Appended::New(event) => (event, None),
+        Appended::Existing(event) => (event, Some(EventSkipReason::DuplicateEventId)),
+    });
+    let outcomes = in_request_order(stored, repeats, EventSkipReason::DuplicateInRequest);
     let (mut created, mut skipped) = (Vec::new(), Vec::new());
     for (event, reason) in outcomes {
         match reason {

@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 use super::{create_error, with_etag};
 use crate::auth::Tenant;
 use crate::domain::{
-    NewTask, SkipReason, Task, TaskInput, Validate, earlier_duplicates, validate_items,
+    NewTask, SkipReason, Task, TaskInput, Validate, earlier_duplicates, in_request_order,
+    validate_items,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::pool::Pool;
@@ -182,21 +183,11 @@ pub async fn create_bulk(
 /// The bulk answer, in request order: each first occurrence takes its stored outcome, each
 /// repeat the task of its first occurrence.
 fn bulk_answer(stored: Vec<Created>, repeats: &[Option<usize>], count: usize) -> HttpResponse {
-    let mut stored = stored.into_iter();
-
-    let mut outcomes: Vec<(Task, Option<SkipReason>)> = Vec::with_capacity(count);
-    for &repeat in repeats {
-        outcomes.push(match repeat {
-            None => match stored.next().expect("one outcome per first occurrence") {
-                Created::New(task) => (task, None),
-                Created::Existing(task) => (task, Some(SkipReason::DuplicateExternalId)),
-            },
-            Some(first) => (
-                outcomes[first].0.clone(),
-                Some(SkipReason::DuplicateInRequest),
-            ),
-        });
-    }
+    let stored = stored.into_iter().map(|created| match created {
+        Created::New(task) => (task, None),
+        Created::Existing(task) => (task, Some(SkipReason::DuplicateExternalId)),
+    });
+    let outcomes = in_request_order(stored, repeats, SkipReason::DuplicateInRequest);
     let mut created = Vec::new();
     let mut skipped = Vec::new();
     for (task, reason) in outcomes {
