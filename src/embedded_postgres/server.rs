@@ -113,6 +113,15 @@ impl EmbeddedPostgres {
         &self.data_dir
     }
 
+    /// The last lines of the server's log (empty when the server belongs to another process):
+    /// what a caller that can no longer connect shows, so a crash explains itself.
+    pub fn log_tail(&self) -> String {
+        if self.child.is_none() {
+            return String::new();
+        }
+        log_tail(&self.data_dir.join("server.log"))
+    }
+
     /// Fast shutdown (rolls back open transactions, checkpoints, exits); blocks until done.
     /// A no-op when the server belongs to another process.
     pub fn stop(&mut self) {

@@ -53,6 +53,19 @@ fn server_options() -> PgConnectOptions {
         .clone()
 }
 
+/// The end of the throwaway cluster's log (empty for a `DATABASE_URL` server).
+fn cluster_log_tail() -> String {
+    CLUSTER
+        .lock()
+        .map(|cluster| {
+            cluster
+                .as_ref()
+                .map(|c| c.server.log_tail())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
+}
+
 fn unique_name(prefix: &str) -> String {
     let suffix: u64 = rand_suffix();
     format!("{prefix}_{}_{suffix:x}", std::process::id())
@@ -84,9 +97,13 @@ async fn template() -> &'static str {
 pub(super) async fn fresh_database() -> PgConnectOptions {
     let template = template().await;
     let name = unique_name("taskdash_test");
-    let mut admin = PgConnection::connect_with(&server_options().database("postgres"))
-        .await
-        .expect("connect to the test server");
+    let mut admin = match PgConnection::connect_with(&server_options().database("postgres")).await {
+        Ok(admin) => admin,
+        Err(error) => panic!(
+            "connect to the test server: {error}\nthe test server's log ends with:\n{}",
+            cluster_log_tail()
+        ),
+    };
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "CREATE DATABASE {} TEMPLATE {}",
         database::quote_identifier(&name),
