@@ -12,20 +12,30 @@ TASK_COLUMNS = ("id, project_id, milestone_id, parent_task_id, title, descriptio
                 "priority_score, external_id, labels, version, created_at, updated_at, completed_at, run_id, "
                 "claimed_by, claimed_at, claim_expires_at, depends_on, blocked_by")
 
-# src/storage/idempotency.rs, begin() and store() (keep in step), for a fresh key per request.
-KEY_LOOKUP = ("WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(1768187245, "
-              "hashtext(:tenant::text || ':' || ('key-' || :r))) AS held) "
-              "SELECT lock.held, k.fingerprint, k.status, k.headers, k.body FROM lock "
-              "LEFT JOIN idempotency_keys k ON lock.held AND k.tenant_id = :tenant "
-              "AND k.key = ('key-' || :r) AND k.expires_at > now();\n")
-KEY_STORE = ("INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status, headers, body, expires_at) "
-             "VALUES (:tenant, ('key-' || :r), sha256(('key-' || :r)::bytea), 201, "
-             "'[[\"content-type\", \"application/json\"], [\"etag\", \"\\\"1\\\"\"]]'::jsonb, "
-             "convert_to(repeat('x', 420), 'UTF8'), now() + make_interval(secs => 86400)) "
-             "ON CONFLICT (tenant_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
-             "status = EXCLUDED.status, headers = EXCLUDED.headers, body = EXCLUDED.body, "
-             "created_at = now(), expires_at = EXCLUDED.expires_at "
-             "WHERE idempotency_keys.expires_at <= now() RETURNING true;\n")
+# src/storage/tasks/keyed.rs (keep in step): a task creation under an Idempotency-Key, in one
+# statement, for a fresh key per request (its fingerprint stands in for the request's SHA-256).
+KEYED_CREATE = (
+    "WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(1768187245, "
+    "hashtext(:tenant::text || ':' || ('key-' || :r))) AS held), "
+    "stored AS MATERIALIZED (SELECT k.expires_at > now() AS live, k.fingerprint, k.status, k.headers, "
+    "k.body, k.task FROM lock JOIN idempotency_keys k ON lock.held AND k.tenant_id = :tenant "
+    "AND k.key = ('key-' || :r)), "
+    "go AS MATERIALIZED (SELECT FROM lock WHERE lock.held AND NOT EXISTS (SELECT FROM stored)), "
+    "inserted AS (INSERT INTO tasks (project_id, title, description, status, priority_score, external_id, "
+    "milestone_id, parent_task_id, labels, completed_at, run_id) "
+    "SELECT p.id, 'bench task', NULL, 'open', :prio, ('pg-' || :r), NULL, NULL, '{}'::text[], "
+    "CASE WHEN 'open'::text = 'done' THEN now() END, NULL "
+    "FROM projects p WHERE p.id = :project AND p.tenant_id = :tenant AND EXISTS (SELECT FROM go) "
+    "ON CONFLICT (project_id, external_id) DO NOTHING RETURNING TASK_COLUMNS), "
+    "answer AS MATERIALIZED (SELECT true AS created, inserted.* FROM inserted UNION ALL "
+    "SELECT false, TASK_COLUMNS FROM tasks WHERE project_id = :project AND external_id = ('pg-' || :r) "
+    "AND EXISTS (SELECT FROM go) AND NOT EXISTS (SELECT 1 FROM inserted) "
+    "AND EXISTS (SELECT 1 FROM projects p WHERE p.id = :project AND p.tenant_id = :tenant)), "
+    "kept AS (INSERT INTO idempotency_keys (tenant_id, key, fingerprint, status, headers, task, expires_at) "
+    "SELECT :tenant, ('key-' || :r), sha256(('key-' || :r)::bytea), CASE WHEN a.created THEN 201 ELSE 200 END, "
+    "'[]', to_jsonb(a) - 'created', now() + make_interval(secs => 86400) FROM answer a) "
+    "SELECT lock.held, s.live, s.fingerprint, s.status, s.headers, s.body, s.task, a.* "
+    "FROM lock LEFT JOIN stored s ON true LEFT JOIN answer a ON true;\n")
 
 
 def write_scripts(workdir):
@@ -94,10 +104,9 @@ def write_scripts(workdir):
         # pgbench has no string variables: keys are built in SQL from a random number.
         "create.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\n"
                       + plain.replace(":key", "('pg-' || :r)"),
-        # The same create under an Idempotency-Key: the transaction routes/idempotency.rs runs
-        # (src/storage/idempotency.rs: the key's lock and lookup, then the effect, then the key).
-        "create_keyed.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\nBEGIN;\n"
-                            + KEY_LOOKUP + plain.replace(":key", "('pg-' || :r)") + KEY_STORE + "COMMIT;\n",
+        # The same create under an Idempotency-Key: one statement (src/storage/tasks/keyed.rs).
+        "create_keyed.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\n"
+                            + KEYED_CREATE.replace("TASK_COLUMNS", TASK_COLUMNS),
         "create_hot.sql": "\\set r random(1, 1000000000000)\n\\set prio random(0, 99)\n"
                           + create_one.replace("MILESTONE", ":milestone").replace(":key", "('pg-' || :r)"),
         # Keys rerun:1..5000 are stored: the INSERT conflicts and the same statement reads the task.

@@ -24,7 +24,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{json_body, parse_json};
 use crate::pool::{Connection, Pool, Transaction};
 use crate::routes::REPLAYED;
-use crate::storage::idempotency::{self, Lookup};
+use crate::routes::tasks::creation_answer;
+use crate::storage::idempotency::{self, Lookup, NewKey, Stored, StoredResponse};
 
 pub const HEADER: &str = "Idempotency-Key";
 
@@ -69,6 +70,17 @@ pub struct Key {
     value: String,
     fingerprint: Vec<u8>,
     ttl: KeyTtl,
+}
+
+impl Key {
+    /// The key as a statement that stores it takes it.
+    pub fn as_new_key(&self) -> NewKey<'_> {
+        NewKey {
+            key: &self.value,
+            fingerprint: &self.fingerprint,
+            ttl: self.ttl.0,
+        }
+    }
 }
 
 /// A JSON body, with the request's `Idempotency-Key` (if any).
@@ -164,10 +176,7 @@ where
             }
             Lookup::Stored(stored) => {
                 tx.rollback().await?;
-                if stored.fingerprint != key.fingerprint {
-                    return Err(ApiError::IdempotencyKeyReused);
-                }
-                return Ok(replay(stored.status as u16, &stored.headers.0, stored.body));
+                return answer_stored(stored, &key);
             }
         }
         let response = match effect(&mut tx, input).await {
@@ -197,12 +206,10 @@ where
         let stored = idempotency::store(
             &mut tx,
             tenant_id,
-            &key.value,
-            &key.fingerprint,
+            key.as_new_key(),
             status,
             &headers,
             &body,
-            key.ttl.0,
         )
         .await?;
         if !stored {
@@ -216,14 +223,25 @@ where
     Err(ApiError::IdempotencyKeyInFlight)
 }
 
-/// The stored response, marked as a replay.
-fn replay(status: u16, headers: &[(String, String)], body: Vec<u8>) -> HttpResponse {
-    let mut response = rebuild(status, headers, body);
+/// The answer to a request whose key holds a stored response: that response again, marked as
+/// a replay, or 422 when the key was taken by another request.
+pub fn answer_stored(stored: Stored, key: &Key) -> ApiResult<HttpResponse> {
+    if stored.fingerprint != key.fingerprint {
+        return Err(ApiError::IdempotencyKeyReused);
+    }
+    let status = stored.status as u16;
+    let mut response = match stored.response {
+        StoredResponse::Bytes { headers, body } => rebuild(status, &headers, body),
+        StoredResponse::Task(task) => creation_answer(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            &task,
+        ),
+    };
     response.headers_mut().insert(
         HeaderName::from_static("idempotent-replayed"),
         HeaderValue::from_static("true"),
     );
-    response
+    Ok(response)
 }
 
 fn rebuild(status: u16, headers: &[(String, String)], body: Vec<u8>) -> HttpResponse {

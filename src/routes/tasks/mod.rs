@@ -8,7 +8,7 @@ mod listing;
 mod write;
 
 pub use claims::{claim, heartbeat, release};
-pub use creation::{create, create_bulk};
+pub use creation::{create, create_bulk, creation_answer};
 pub use listing::{get, list};
 pub use write::{delete, update};
 

@@ -119,7 +119,7 @@ pub async fn create(
 }
 
 /// A foreign-key violation of a single creation names its reference in the constraint.
-fn unknown_reference(error: sqlx::Error, index: usize) -> CreateError {
+pub(super) fn unknown_reference(error: sqlx::Error, index: usize) -> CreateError {
     let constraint = error.as_database_error().and_then(|e| e.constraint());
     match constraint.and_then(Reference::from_constraint) {
         Some(reference) => CreateError::UnknownReferences(vec![(index, reference)]),

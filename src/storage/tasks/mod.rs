@@ -1,5 +1,5 @@
 //! Task SQL, by subject: idempotent creation (`creation`; `batch`, the INSERT of many; and
-//! `planned` for tasks with dependencies), conditional writes (`write`), claims (`claims`), the dependency and parent
+//! `planned` for tasks with dependencies; `keyed`, a creation under an Idempotency-Key), conditional writes (`write`), claims (`claims`), the dependency and parent
 //! graph (`graph`) and listing (`listing`). Every statement names the columns of [`Task`] with [`task_columns!`] and
 //! reads them from an unaliased `tasks` relation (or a CTE returning them), so the list exists
 //! once.
@@ -8,12 +8,14 @@ mod batch;
 mod claims;
 mod creation;
 mod graph;
+mod keyed;
 mod listing;
 mod planned;
 mod write;
 
 pub use claims::{claim, heartbeat, release};
 pub use creation::{CreateError, Created, create, create_many};
+pub use keyed::{KeyedCreate, create_keyed};
 pub use listing::{After, Listed, TaskFilter, TaskOrder, list};
 pub use write::{Preconditions, Refusal, delete, update};
 

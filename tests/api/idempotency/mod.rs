@@ -4,12 +4,14 @@
 //! `replays`: what a retry gets, route by route and for a plan; `keys`: what a key is (its
 //! syntax, one request per key, its lifetime, its CORS); `failures`: a failed attempt leaves the
 //! key free and is explained as without a key; `concurrency`: a key whose first request still
-//! runs, and many requests racing with one key.
+//! runs, and many requests racing with one key; `task_creation`: the one-statement path a task
+//! creation under a key takes.
 
 mod concurrency;
 mod failures;
 mod keys;
 mod replays;
+mod task_creation;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
