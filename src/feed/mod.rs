@@ -7,12 +7,16 @@
 //! reads the new changes once and fans them out to every open stream of this replica through a
 //! bounded broadcast buffer. A stream that falls behind that buffer is ended; its client resumes
 //! from its last event id. Another task prunes the log, one replica at a time.
+//!
+//! While no stream is open on the replica, it does not `LISTEN` and reads the log on the poll
+//! only, so writes cost it nothing: no notification to deliver, no read of the log per commit.
+//! Nothing is lost by idling: a stream catches up from the log itself, and the fan-out, woken
+//! when a stream opens, still publishes every change after its start, in order.
 
 mod stream;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -76,7 +80,8 @@ struct Inner {
     sender: broadcast::Sender<Arc<Published>>,
     /// Where the fan-out started publishing; `None` until it has read the log's head.
     published_from: watch::Receiver<Option<Position>>,
-    open: AtomicUsize,
+    /// How many streams are open on this replica; the listener and the fan-out idle at zero.
+    open: watch::Sender<usize>,
     settings: FeedSettings,
     draining: Draining,
 }
@@ -91,8 +96,8 @@ pub struct Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let open = self.feed.open.fetch_sub(1, Ordering::SeqCst) - 1;
-        metrics::gauge!("event_streams_open").set(open as f64);
+        self.feed.open.send_modify(|open| *open -= 1);
+        metrics::gauge!("event_streams_open").set(*self.feed.open.borrow() as f64);
     }
 }
 
@@ -110,14 +115,20 @@ impl Feed {
         let (sender, _) = broadcast::channel(BUFFER);
         let (started, published_from) = watch::channel(None);
         let wake = Arc::new(Notify::new());
-        tokio::spawn(listen(listen_options, wake.clone()));
-        tokio::spawn(fan_out(pool.clone(), sender.clone(), wake, started));
+        let (open, streams) = watch::channel(0);
+        tokio::spawn(listen(listen_options, wake.clone(), streams.clone()));
+        tokio::spawn(fan_out(
+            pool.clone(),
+            sender.clone(),
+            (wake, streams),
+            started,
+        ));
         tokio::spawn(prune(pool, settings.retention));
         Self {
             inner: Arc::new(Inner {
                 sender,
                 published_from,
-                open: AtomicUsize::new(0),
+                open,
                 settings,
                 draining,
             }),
@@ -134,13 +145,16 @@ impl Feed {
             return None;
         }
         let max = self.inner.settings.max_streams;
-        self.inner
-            .open
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()?;
-        metrics::gauge!("event_streams_open").set(self.inner.open.load(Ordering::SeqCst) as f64);
+        // Also wakes an idle listener and fan-out.
+        let admitted = self.inner.open.send_if_modified(|open| {
+            let admitted = *open < max;
+            *open += usize::from(admitted);
+            admitted
+        });
+        if !admitted {
+            return None;
+        }
+        metrics::gauge!("event_streams_open").set(*self.inner.open.borrow() as f64);
         Some(Subscription {
             receiver: self.inner.sender.subscribe(),
             published_from: self.inner.published_from.clone(),
@@ -150,28 +164,38 @@ impl Feed {
     }
 }
 
-/// Keeps one connection listening, reconnecting after a loss; every notification, and every
-/// (re)connection, wakes the fan-out.
-async fn listen(options: PgConnectOptions, wake: Arc<Notify>) {
+/// While a stream is open, keeps one connection listening, reconnecting after a loss; every
+/// notification, and every (re)connection, wakes the fan-out. With no stream open it stops
+/// listening (`UNLISTEN`, as the listener is dropped) until one opens.
+async fn listen(options: PgConnectOptions, wake: Arc<Notify>, mut streams: watch::Receiver<usize>) {
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
         .connect_lazy_with(options);
     loop {
+        if streams.wait_for(|open| *open > 0).await.is_err() {
+            return; // The feed is gone.
+        }
         match PgListener::connect_with(&pool).await {
             Ok(mut listener) => match listener.listen(CHANNEL).await {
                 Ok(()) => {
                     wake.notify_one();
-                    loop {
-                        match listener.try_recv().await {
-                            // `None`: the connection was lost and is being replaced.
-                            Ok(_) => wake.notify_one(),
-                            Err(error) => {
-                                tracing::warn!(%error, "change feed: listening failed; polling");
-                                break;
-                            }
+                    let failed = loop {
+                        tokio::select! {
+                            _ = streams.wait_for(|open| *open == 0) => break false,
+                            received = listener.try_recv() => match received {
+                                // `None`: the connection was lost and is being replaced.
+                                Ok(_) => wake.notify_one(),
+                                Err(error) => {
+                                    tracing::warn!(%error, "change feed: listening failed; polling");
+                                    break true;
+                                }
+                            },
                         }
+                    };
+                    if !failed {
+                        continue;
                     }
                 }
                 Err(error) => tracing::warn!(%error, "change feed: LISTEN failed; polling"),
@@ -182,13 +206,13 @@ async fn listen(options: PgConnectOptions, wake: Arc<Notify>) {
     }
 }
 
-/// Reads the log after the last change published, on every wake-up and every [`POLL`], and
-/// publishes what it finds, in order. It starts at the log's head, and says where (`started`):
-/// streams only rely on it for changes after that.
+/// Reads the log after the last change published, on every wake-up while a stream is open and
+/// every [`POLL`], and publishes what it finds, in order. It starts at the log's head, and says
+/// where (`started`): streams only rely on it for changes after that.
 async fn fan_out(
     pool: Pool,
     sender: broadcast::Sender<Arc<Published>>,
-    wake: Arc<Notify>,
+    (wake, mut streams): (Arc<Notify>, watch::Receiver<usize>),
     started: watch::Sender<Option<Position>>,
 ) {
     let mut after = loop {
@@ -201,8 +225,18 @@ async fn fan_out(
         }
     };
     started.send_replace(Some(after));
+    let mut last_read = Instant::now();
     loop {
-        let _ = tokio::time::timeout(POLL, wake.notified()).await;
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = wake.notified() => {}
+            // A stream opened (or closed): read now.
+            _ = streams.changed() => {}
+        }
+        if *streams.borrow_and_update() == 0 && last_read.elapsed() < POLL {
+            continue;
+        }
+        last_read = Instant::now();
         loop {
             match changes::read(&pool, Scope::All, Some(after), BATCH).await {
                 Ok(Read::Page {

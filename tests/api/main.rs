@@ -14,6 +14,7 @@ mod dependencies;
 mod events;
 mod feed_access;
 mod feed_guarantees;
+mod feed_idle;
 mod fixtures;
 mod hardening;
 mod helpers;
