@@ -162,6 +162,7 @@ def main():
                 count, threads = (lambda: events.count(cluster, ev)), connections
             else:
                 count, threads = (lambda: cluster.count_tasks(project)), None
+            cluster.quiesce()
             rounds = []
             for _ in range(ROUNDS):
                 before, cpu_before = count(), cpu_seconds(server.pid)

@@ -96,6 +96,11 @@ impl Pool {
     pub fn new(options: PgConnectOptions, size: usize, acquire_timeout: Duration) -> Self {
         let inner = managed::Pool::builder(Connector { options })
             .max_size(size.max(1))
+            // The connection used last is used next: its PostgreSQL backend is warm in the CPU
+            // caches, and after a burst the extra connections stay idle instead of taking turns
+            // (first-in-first-out cost one agent's claim loop a quarter of its throughput once
+            // a burst of 16 had grown the pool).
+            .queue_mode(managed::QueueMode::Lifo)
             .build()
             .expect("a pool without timeouts needs no runtime");
         Self {

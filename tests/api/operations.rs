@@ -214,3 +214,49 @@ async fn connections_killed_by_the_database_are_replaced_not_reused() {
     // Each dead connection fails at most one request; the pool holds at most 10.
     assert!(statuses[10..].iter().all(|s| *s == 200), "{statuses:?}");
 }
+
+/// After a burst has grown the pool, one client's requests in a row keep using the connection
+/// used last (its backend stays warm) instead of taking the pooled connections in turn.
+#[tokio::test]
+async fn after_a_burst_requests_in_a_row_reuse_the_connection_used_last() {
+    let app = spawn_app().await;
+    let project = app.create_project("p").await;
+    let path = format!("/projects/{project}/tasks");
+    let burst: Vec<_> = (0..32).map(|_| app.get(&path).send()).collect();
+    futures_util::future::join_all(burst).await;
+    let mut probe = app.pool.acquire().await.unwrap();
+    let pooled: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut *probe)
+    .await
+    .unwrap();
+    assert!(pooled > 2, "the burst opened several connections: {pooled}");
+
+    let since: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+        .fetch_one(&mut *probe)
+        .await
+        .unwrap();
+    // One client connection: one worker, one of its pools.
+    let client = reqwest::Client::new();
+    for _ in 0..20 {
+        let response = client
+            .get(app.url(&path))
+            .bearer_auth(&app.api_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let used: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query_start > $1
+           AND query LIKE '%ORDER BY priority_score DESC%'",
+    )
+    .bind(since)
+    .fetch_one(&mut *probe)
+    .await
+    .unwrap();
+    assert_eq!(used, 1, "20 requests in a row used {used} connections");
+}
