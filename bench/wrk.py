@@ -7,7 +7,7 @@ import subprocess
 
 from settings import BASE, DURATION, ROOT
 
-UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
 
 
 def wrk(mode, path, connections, env, threads=None):
@@ -17,8 +17,10 @@ def wrk(mode, path, connections, env, threads=None):
     env = {**env, "BENCH_MODE": mode}
     out = subprocess.run(args, check=True, capture_output=True, text=True, env={**os.environ, **env}).stdout
     percentile = {}
-    for p, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", out, re.M):
+    for p, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", out, re.M):
         percentile[p] = float(value) * UNIT[unit]
+    if set(percentile) != {"50", "99"}:
+        raise RuntimeError(f"wrk printed no p50 or p99 for {mode} c{connections}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
