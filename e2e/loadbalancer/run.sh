@@ -90,7 +90,12 @@ mkdir "$LB_DIR/pg" "$LB_DIR/sock"
 touch "$LB_DIR/pg.log"
 if [ -n "$run_as_pg" ]; then chown postgres "$LB_DIR/pg" "$LB_DIR/sock" "$LB_DIR/pg.log"; fi
 $run_as_pg "$pg_bin/initdb" -D "$LB_DIR/pg" -U postgres --auth=trust --no-locale -E UTF8 --no-sync >/dev/null
-"$LB_DIR/pg.sh" start -w >/dev/null
+if ! "$LB_DIR/pg.sh" start -w >/dev/null; then
+    # Say why (the log goes away with the directory).
+    echo "PostgreSQL did not start; its log ends with:"; tail -n 30 "$LB_DIR/pg.log"
+    ss -ltnp 2>/dev/null | grep ":$pg_port " || true
+    exit 1
+fi
 $run_as_pg "$pg_bin/createdb" -h 127.0.0.1 -p $pg_port -U postgres taskdash
 
 echo "==> three replicas started at the same moment on the fresh database"
