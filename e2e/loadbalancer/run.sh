@@ -32,7 +32,10 @@ scenarios=(${scenarios[*]})
 
 export LB_DIR; LB_DIR=$(mktemp -d /tmp/taskdash-lb-XXXXXX)
 chmod 755 "$LB_DIR"
-pg_port=55432
+# Below the ephemeral port range (32768-60999 here), where a port may be the local end of a
+# client connection when PostgreSQL binds it: once, on 55432 right after the Schemathesis run
+# (thousands of connections), PostgreSQL did not start (cause not captured then; now it is).
+pg_port=25432
 export LB_PORT=18200
 replica_ports=(18201 18202 18203)
 export LB_REPLICA_PORTS="18201,18202,18203"
