@@ -17,7 +17,8 @@ writers hit every replica, bounded in requests and time (each scenario fails aft
 At the end every subscriber must hold every change of its scope exactly once, in cursor order,
 equal (type and data) to GET /changes or GET /projects/{id}/changes paged from the start; the
 latest change of every task must agree with the tasks table (status and version; deleted ones
-absent), and the table with what the writers meant; every replica keeps one LISTEN connection.
+absent), and the table with what the writers meant; a replica LISTENs on one
+connection while it has streams, and not at all once they have closed.
 One JSON line per scenario; exit 1 on any loss, duplicate, disorder, mismatch or 5xx answer
 (feedpg: 503s while PostgreSQL is down are retried; a 500 or a final 5xx fails), or when the
 median delivery (create sent -> event received) exceeds LB_FEED_MAX_P50_MS (150 ms).

@@ -47,13 +47,14 @@ def check_state(expected_all, projects, meant):
     return wrong, len(latest), len(table)
 
 
-def listeners(expected, seconds=10):
-    """LISTEN connections in PostgreSQL: one per replica (also after a replica's or PostgreSQL's
-    restart), not one per stream."""
+def listeners(accept, seconds=10):
+    """LISTEN connections in PostgreSQL, once `accept(count)` holds (or after `seconds`): at most
+    one per replica while streams are open (also after a replica's or PostgreSQL's restart), not
+    one per stream, and none once every stream has closed (an idle replica does not LISTEN)."""
     end = time.time() + seconds
     while True:
         found = int(sql("SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'listen %'"))
-        if found == expected or time.time() > end:
+        if accept(found) or time.time() > end:
             return found
         time.sleep(0.2)
 
@@ -85,11 +86,13 @@ def verdict(name, subscribers, scopes, c0, attempts, writers, projects, deadline
         timings.append(time.time() - started)
     expected = {s.name: logs[scopes[s.name]] for s in subscribers}
     behind = settle(subscribers, expected, deadline)
+    listening = listeners(lambda n: 1 <= n <= len(REPLICA_PORTS))
     for s in subscribers:
         s.stop()
     for s in subscribers:
         s.join(timeout=5)
-    listening = listeners(len(REPLICA_PORTS))
+    # A closed stream is noticed at its next heartbeat (LB_EVENTS_HEARTBEAT_SECS).
+    left_listening = listeners(lambda n: n == 0, seconds=15)
     results, ok = {}, True
     for s in subscribers:
         good, report = s.check(expected[s.name])
@@ -112,6 +115,7 @@ def verdict(name, subscribers, scopes, c0, attempts, writers, projects, deadline
         "changes": len(tenant),
         "writes": writers.done_ops,
         "listen_connections": listening,
+        "listen_connections_after_streams_closed": left_listening,
         "empty_changes_page_ms": round(1000 * sorted(timings)[1]),
         "tasks_logged": tasks_logged,
         "task_rows": rows,
@@ -137,8 +141,10 @@ def verdict(name, subscribers, scopes, c0, attempts, writers, projects, deadline
                    "healthy replicas take ~10 ms): wake-ups not acted on, or each replica's read of the "
                    "log is slow (EXPLAIN ANALYZE storage::changes::read with Scope::All; compare a run "
                    "with LB_PG_EXTRA='-c jit=off')")
-    if listening != len(REPLICA_PORTS):
-        why.append(f"{listening} LISTEN connections for {len(REPLICA_PORTS)} replicas")
+    if not 1 <= listening <= len(REPLICA_PORTS):
+        why.append(f"{listening} LISTEN connections for {len(REPLICA_PORTS)} replicas with streams open")
+    if left_listening:
+        why.append(f"{left_listening} LISTEN connections left after every stream closed")
     if inconsistent:
         why.append(f"the project change logs disagree with the tenant's: {inconsistent}")
     if wrong:
