@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{Postgres, Row};
 
 use super::batch::insert_batch;
 use super::{task_at, task_columns};
@@ -58,8 +59,9 @@ pub async fn create(
     }
     for _ in 0..CREATE_ATTEMPTS {
         // Whether the task was inserted now, and the task (or the one stored under its key).
-        let row: Option<(bool, Task)> = sqlx::query(concat!(
-            "WITH inserted AS (
+        let row: Option<(bool, Task)> = bind_new_task(
+            sqlx::query(concat!(
+                "WITH inserted AS (
                  INSERT INTO tasks (project_id, title, description, status, priority_score,
                                     external_id, milestone_id, parent_task_id, labels, completed_at,
                                     run_id)
@@ -68,27 +70,20 @@ pub async fn create(
                  FROM projects p WHERE p.id = $1 AND p.tenant_id = $2
                  ON CONFLICT (project_id, external_id) DO NOTHING
                  RETURNING ",
-            task_columns!(),
-            ")
+                task_columns!(),
+                ")
              SELECT true AS created, inserted.* FROM inserted
              UNION ALL
              SELECT false, ",
-            task_columns!(),
-            " FROM tasks
+                task_columns!(),
+                " FROM tasks
              WHERE project_id = $1 AND external_id = $7 AND NOT EXISTS (SELECT 1 FROM inserted)
                AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)"
-        ))
-        .bind(project_id)
-        .bind(tenant_id)
-        .bind(&task.title)
-        .bind(&task.description)
-        .bind(task.status)
-        .bind(task.priority_score)
-        .bind(&task.external_id)
-        .bind(task.milestone_id)
-        .bind(task.parent_task_id)
-        .bind(&task.labels)
-        .bind(task.run_id)
+            )),
+            project_id,
+            tenant_id,
+            task,
+        )
         .try_map(|row: PgRow| Ok((row.try_get(0)?, task_at(&row, 1)?)))
         .fetch_optional(&mut *connection)
         .await
@@ -116,6 +111,28 @@ pub async fn create(
         }
     }
     Err(CreateError::Contended)
+}
+
+/// Binds $1 to $11 of a single creation's INSERT (here and in `keyed`): the project, the
+/// tenant and the task's columns.
+pub(super) fn bind_new_task<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    project_id: i64,
+    tenant_id: i64,
+    task: &'q NewTask,
+) -> Query<'q, Postgres, PgArguments> {
+    query
+        .bind(project_id)
+        .bind(tenant_id)
+        .bind(&task.title)
+        .bind(&task.description)
+        .bind(task.status)
+        .bind(task.priority_score)
+        .bind(&task.external_id)
+        .bind(task.milestone_id)
+        .bind(task.parent_task_id)
+        .bind(&task.labels)
+        .bind(task.run_id)
 }
 
 /// A foreign-key violation of a single creation names its reference in the constraint.

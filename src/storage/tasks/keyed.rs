@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 
-use super::creation::unknown_reference;
+use super::creation::{bind_new_task, unknown_reference};
 use super::{task_at, task_columns};
 use crate::domain::{NewTask, Task};
 use crate::pool::Connection;
@@ -45,8 +45,9 @@ pub async fn create_keyed(
     key: NewKey<'_>,
 ) -> Result<KeyedCreate, CreateError> {
     for _ in 0..ATTEMPTS {
-        let outcome = sqlx::query(concat!(
-            "WITH lock AS MATERIALIZED (
+        let outcome = bind_new_task(
+            sqlx::query(concat!(
+                "WITH lock AS MATERIALIZED (
                  SELECT pg_try_advisory_xact_lock($12, hashtext($2::text || ':' || $13)) AS held
              ), stored AS MATERIALIZED (
                  SELECT k.expires_at > now() AS live, k.fingerprint, k.status, k.headers, k.body,
@@ -63,13 +64,13 @@ pub async fn create_keyed(
                  FROM projects p WHERE p.id = $1 AND p.tenant_id = $2 AND EXISTS (SELECT FROM go)
                  ON CONFLICT (project_id, external_id) DO NOTHING
                  RETURNING ",
-            task_columns!(),
-            "), answer AS MATERIALIZED (
+                task_columns!(),
+                "), answer AS MATERIALIZED (
                  SELECT true AS created, inserted.* FROM inserted
                  UNION ALL
                  SELECT false, ",
-            task_columns!(),
-            " FROM tasks
+                task_columns!(),
+                " FROM tasks
                  WHERE project_id = $1 AND external_id = $7 AND EXISTS (SELECT FROM go)
                    AND NOT EXISTS (SELECT 1 FROM inserted)
                    AND EXISTS (SELECT 1 FROM projects p WHERE p.id = $1 AND p.tenant_id = $2)
@@ -82,18 +83,11 @@ pub async fn create_keyed(
              )
              SELECT lock.held, s.live, s.fingerprint, s.status, s.headers, s.body, s.task, a.*
              FROM lock LEFT JOIN stored s ON true LEFT JOIN answer a ON true"
-        ))
-        .bind(project_id)
-        .bind(tenant_id)
-        .bind(&task.title)
-        .bind(&task.description)
-        .bind(task.status)
-        .bind(task.priority_score)
-        .bind(&task.external_id)
-        .bind(task.milestone_id)
-        .bind(task.parent_task_id)
-        .bind(&task.labels)
-        .bind(task.run_id)
+            )),
+            project_id,
+            tenant_id,
+            task,
+        )
         .bind(IN_FLIGHT_LOCK)
         .bind(key.key)
         .bind(key.fingerprint)
