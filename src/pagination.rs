@@ -73,6 +73,70 @@ impl PageRequest {
     }
 }
 
+/// A page's JSON, `{"data":[…],"next_cursor":…}` (what a page struct of `data` and
+/// `next_cursor` serialises to), written item by item as the rows arrive, so that the answer is
+/// nearly written when the last row comes in. Takes up to `limit` items; one more tells that
+/// another page follows.
+pub struct PageWriter<T> {
+    json: Vec<u8>,
+    limit: usize,
+    written: usize,
+    more: bool,
+    next: Option<Cursor>,
+    cursor_of: fn(&T) -> Cursor,
+    error: Option<serde_json::Error>,
+}
+
+impl<T: Serialize> PageWriter<T> {
+    /// `item_size`: a guess of one item's JSON, to allocate the page once.
+    pub fn new(limit: i64, item_size: usize, cursor_of: fn(&T) -> Cursor) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let mut json = Vec::with_capacity(32 + limit.min(1000) * item_size);
+        json.extend_from_slice(br#"{"data":["#);
+        Self {
+            json,
+            limit,
+            written: 0,
+            more: false,
+            next: None,
+            cursor_of,
+            error: None,
+        }
+    }
+
+    pub fn push(&mut self, item: &T) {
+        if self.written == self.limit {
+            self.more = true;
+            return;
+        }
+        if self.written > 0 {
+            self.json.push(b',');
+        }
+        if let Err(error) = serde_json::to_writer(&mut self.json, item) {
+            self.error.get_or_insert(error);
+        }
+        self.written += 1;
+        if self.written == self.limit {
+            self.next = Some((self.cursor_of)(item));
+        }
+    }
+
+    /// The page's JSON.
+    pub fn finish(mut self) -> Result<Vec<u8>, serde_json::Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        self.json.extend_from_slice(br#"],"next_cursor":"#);
+        let next = self
+            .next
+            .filter(|_| self.more)
+            .map(|cursor| cursor.encode());
+        serde_json::to_writer(&mut self.json, &next)?;
+        self.json.push(b'}');
+        Ok(self.json)
+    }
+}
+
 pub fn wrong_cursor() -> ApiError {
     ApiError::field(
         "/query/cursor",
@@ -96,6 +160,51 @@ mod tests {
         let encoded = cursor.encode();
         for bad in ["", "!!!", "eyJrIjoiaWQifQ", &encoded[..encoded.len() - 3]] {
             assert!(Cursor::decode(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Page {
+        data: Vec<Item>,
+        next_cursor: Option<String>,
+    }
+
+    #[derive(Clone, Serialize)]
+    struct Item {
+        id: i64,
+        name: String,
+    }
+
+    fn written(limit: i64, items: &[Item]) -> Vec<u8> {
+        let mut page = PageWriter::new(limit, 16, |item: &Item| Cursor::Id { id: item.id });
+        for item in items {
+            page.push(item);
+        }
+        page.finish().unwrap()
+    }
+
+    #[test]
+    fn a_written_page_is_byte_for_byte_the_serialised_page() {
+        let items: Vec<Item> = (1..=3)
+            .map(|id| Item {
+                id,
+                name: format!("n\"{id}\u{e9}"),
+            })
+            .collect();
+        let cursor = Cursor::Id { id: 2 }.encode();
+        for (limit, data, next_cursor) in [
+            (5, items.clone(), None),
+            (3, items.clone(), None),
+            (2, items[..2].to_vec(), Some(cursor)),
+            (1, Vec::new(), None),
+        ] {
+            let given = if limit == 1 { &[][..] } else { &items[..] };
+            let expected = serde_json::to_vec(&Page { data, next_cursor }).unwrap();
+            assert_eq!(
+                String::from_utf8(written(limit, given)).unwrap(),
+                String::from_utf8(expected).unwrap(),
+                "limit {limit}"
+            );
         }
     }
 

@@ -275,3 +275,73 @@ async fn label_and_prefix_pages_are_exact_however_the_statement_finds_them() {
         }
     }
 }
+
+/// A page reads its columns by position and checks their types once per page, not per value:
+/// every column of a listed task, set or NULL, must read as the task's own GET reads it.
+#[tokio::test]
+async fn a_listed_task_carries_every_field_as_its_get_does_set_or_null() {
+    let app = spawn_app().await;
+    let project = app.create_project("p").await;
+    let p = format!("/projects/{project}");
+    let milestone = body(
+        app.post(
+            &format!("{p}/milestones"),
+            &json!({"name": "m", "slug": "m"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await["id"]
+        .clone();
+    let run = body(
+        app.post(&format!("{p}/runs"), &json!({"workflow_type": "feature"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["id"]
+        .clone();
+    let (_, parent) = app.create_task(project, json!({"title": "parent"})).await;
+    let (_, done) = app
+        .create_task(project, json!({"title": "done", "status": "done"}))
+        .await;
+    let (_, full) = app
+        .create_task(
+            project,
+            json!({"title": "every field", "description": "line one\nline \"two\"",
+                   "priority_score": 9000, "external_id": "wf-1:s:0", "labels": ["ui", "api"],
+                   "milestone_id": milestone, "parent_task_id": parent["id"], "run_id": run,
+                   "depends_on": [done["id"]]}),
+        )
+        .await;
+    let claim = app
+        .post(
+            &format!("{p}/tasks:claim"),
+            &json!({"worker_id": "agent-1", "lease_secs": 60}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(claim).await["id"], full["id"]);
+    let page = list(&app, project, "").await;
+    let listed = page["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    for task in listed {
+        let id = task["id"].as_i64().unwrap();
+        let got = body(app.get(&format!("{p}/tasks/{id}")).send().await.unwrap()).await;
+        assert_eq!(task, &got);
+    }
+    let first = &listed[0];
+    assert_eq!(first["id"], full["id"]);
+    let unset: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, value)| value.is_null())
+        .map(|(field, _)| field.as_str())
+        .collect();
+    // All set but the one a claimed task cannot have; the done task carries that one.
+    assert_eq!(unset, ["completed_at"]);
+    assert!(listed.iter().any(|t| t["completed_at"].is_string()));
+}

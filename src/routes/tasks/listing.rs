@@ -10,13 +10,15 @@ use crate::domain::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::IfNoneMatch;
-use crate::pagination::{Cursor, PageRequest, wrong_cursor};
+use crate::pagination::{Cursor, PageRequest, PageWriter, wrong_cursor};
 use crate::pool::Pool;
-use crate::routes::conditional::{data_etag, not_modified, not_modified_project, tagged};
+use crate::routes::conditional::{
+    data_etag, not_modified, not_modified_project, tagged, tagged_bytes,
+};
 use crate::routes::responses::{self as r, AuthenticatedErrors, NotModified};
 use crate::routes::{ProjectPath, TaskPath};
 use crate::storage;
-use crate::storage::tasks::{After, TaskFilter, TaskOrder};
+use crate::storage::tasks::{After, Page, TaskFilter, TaskOrder};
 
 /// List orders: the work queue (default), or by creation or update time (`-` for newest first).
 #[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
@@ -187,6 +189,11 @@ fn cursor_after(task: &Task) -> Cursor {
     }
 }
 
+/// About one task's JSON without a description: a page is allocated once.
+const TASK_JSON_SIZE: usize = 512;
+
+// The answer's schema: the page itself is written by `PageWriter` as its rows arrive, to the
+// JSON this struct serialises to.
 #[derive(Serialize, ToSchema)]
 pub struct TaskPage {
     pub data: Vec<Task>,
@@ -231,17 +238,23 @@ pub async fn list(
     {
         return Ok(response);
     }
-    let listed = storage::tasks::list(
-        &pool, tenant.id, project_id, &filter, order, after, page.limit,
+    let mut json = PageWriter::new(page.limit, TASK_JSON_SIZE, cursor_after);
+    let version = storage::tasks::list(
+        &pool,
+        tenant.id,
+        project_id,
+        &filter,
+        Page {
+            order,
+            after,
+            limit: page.limit,
+        },
+        |task| json.push(&task),
     )
     .await?
     .ok_or(ApiError::NotFound("project"))?;
-    let mut data = listed.tasks;
-    let next_cursor = page.finish(&mut data, cursor_after);
-    Ok(tagged(
-        &data_etag(listed.version, &req),
-        &TaskPage { data, next_cursor },
-    ))
+    let body = json.finish().map_err(anyhow::Error::from)?;
+    Ok(tagged_bytes(&data_etag(version, &req), body))
 }
 
 /// Get a task, with its `ETag`.

@@ -1,9 +1,10 @@
 //! Listing a project's tasks: filters, the work-queue order and keyset pages.
 
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use sqlx::{Postgres, QueryBuilder, Row};
 
-use super::{task_at, task_columns};
+use super::{PageReader, task_columns};
 use crate::domain::{ExternalId, Label, Task, TaskStatus, WorkerId};
 use crate::pool::Pool;
 use crate::storage::DATA_VERSION;
@@ -50,11 +51,12 @@ pub enum After {
     },
 }
 
-/// One page of a project's tasks (`limit + 1` rows, to tell whether another page follows),
-/// with the project's data version read in the same statement (so the page's `ETag` is exact).
-pub struct Listed {
-    pub version: i64,
-    pub tasks: Vec<Task>,
+/// Which page of the order: the `limit` tasks after `after` in `order`.
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+    pub order: TaskOrder,
+    pub after: Option<After>,
+    pub limit: i64,
 }
 
 /// Up to this many matches of a narrow filter are fetched through the filter's own index and
@@ -79,7 +81,10 @@ enum Narrow {
     Probed { walk_first: bool },
 }
 
-/// One page of a project's tasks, or `None` when the tenant has no such project.
+/// One page of a project's tasks (`limit + 1` rows, to tell whether another page follows), each
+/// handed to `each` as soon as its row arrives (so that the caller writes the answer while
+/// PostgreSQL still sends the rest). Returns the project's data version, read in the same
+/// statement (so the page's `ETag` is exact), or `None` when the tenant has no such project.
 ///
 /// Built with a `QueryBuilder` rather than one static statement with `($n IS NULL OR …)`
 /// filters: a static statement gets one generic plan for every combination of filters, which
@@ -97,16 +102,19 @@ enum Narrow {
 ///
 /// Walks yield ids from an index-only scan (the order indexes include `labels` and
 /// `external_id`), then read only the page's rows.
-#[tracing::instrument(skip(pool, filter))]
+#[tracing::instrument(skip(pool, filter, each))]
 pub async fn list(
     pool: &Pool,
     tenant_id: i64,
     project_id: i64,
     filter: &TaskFilter,
-    order: TaskOrder,
-    after: Option<After>,
-    limit: i64,
-) -> sqlx::Result<Option<Listed>> {
+    Page {
+        order,
+        after,
+        limit,
+    }: Page,
+    mut each: impl FnMut(Task),
+) -> sqlx::Result<Option<i64>> {
     let order_by = match order {
         TaskOrder::Queue => " ORDER BY priority_score DESC, created_at ASC, id ASC",
         TaskOrder::CreatedAt { descending: false } => " ORDER BY created_at ASC, id ASC",
@@ -216,22 +224,18 @@ pub async fn list(
     // prepared statement switches to one generic plan after a few runs, and a plan made for a
     // label common in one big project would then walk that label's entries for every project.
     let persistent = matches!(narrow, Narrow::No);
-    let rows = query
-        .build()
-        .persistent(persistent)
-        .fetch_all(&mut *pool.acquire().await?)
-        .await?;
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let version = first.try_get(0)?;
-    let mut tasks = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if row.try_get::<Option<i64>, _>(1)?.is_some() {
-            tasks.push(task_at(row, 1)?);
+    let mut connection = pool.acquire().await?;
+    let mut rows = query.build().persistent(persistent).fetch(&mut *connection);
+    let (mut version, mut reader) = (None, PageReader::default());
+    while let Some(row) = rows.try_next().await? {
+        if version.is_none() {
+            version = Some(row.try_get(0)?);
+        }
+        if let Some(task) = reader.read(&row, 1)? {
+            each(task);
         }
     }
-    Ok(Some(Listed { version, tasks }))
+    Ok(version)
 }
 
 /// The `way` CTE: which branch of a narrow filter's statement runs (see [`list`]). One `CASE`,
