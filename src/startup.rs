@@ -11,7 +11,7 @@ use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use sqlx::postgres::PgConnectOptions;
 use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::auth::KeyCache;
 use crate::configuration::ServeSettings;
@@ -42,6 +42,9 @@ impl Application {
             max_artifact_bytes: settings.max_artifact_bytes,
         };
         let spec = openapi::spec_for(&limits);
+        // Served as bytes written once and shared by every worker: the document is ~200 KB of
+        // JSON and a few MB as a structure, which each worker would otherwise hold a copy of.
+        let spec_json = web::Bytes::from(spec.to_json()?);
         let workers = settings
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
@@ -78,7 +81,7 @@ impl Application {
             .transpose()?;
         let metrics_on_api = metrics.is_none();
         let server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 // The first `wrap` is the innermost.
                 .wrap(from_fn(extract::require_utf8_query))
                 .wrap(security_headers())
@@ -98,14 +101,20 @@ impl Application {
                 .configure(routes::configure)
                 .into_app()
                 .configure(|cfg| routes::method_not_allowed(cfg, &spec))
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+                .route(
+                    "/openapi.json",
+                    web::get().to(serve_spec(spec_json.clone())),
+                )
+                .service(SwaggerUi::new("/docs/{_:.*}").config(Config::from("/openapi.json")))
                 .route("/", web::get().to(to_docs))
                 .configure(|cfg| {
                     if metrics_on_api {
                         cfg.route("/metrics", web::get().to(routes::metrics));
                     }
                 })
-                .default_service(web::to(unknown_route))
+                .default_service(web::to(unknown_route));
+            release_freed_memory();
+            app
         })
         .listen(listener)?
         // Signals are ours (see `commands::serve`): readiness must turn 503 before we stop.
@@ -230,6 +239,28 @@ fn cors(origins: &[String]) -> Cors {
             header::HeaderName::from_static("x-request-id"),
         ])
         .max_age(3600)
+}
+
+/// Returns the memory freed while a worker built its app to the system: each worker describes
+/// its routes for OpenAPI (utoipa) and drops that, and glibc keeps what is freed in the thread's
+/// arena, 2.5 MB of idle RSS in all.
+fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only hands free pages of the allocator back to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// The handler of `/openapi.json`.
+fn serve_spec(json: web::Bytes) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone {
+    move || {
+        std::future::ready(
+            HttpResponse::Ok()
+                .content_type(mime::APPLICATION_JSON)
+                .body(json.clone()),
+        )
+    }
 }
 
 async fn to_docs() -> HttpResponse {
