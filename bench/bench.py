@@ -61,7 +61,9 @@ The feed scenarios are BENCH_ONLY names like the others (`feed` picks both).
 The pieces, beside the scenario modules above: settings.py (the knobs as read, ports, paths),
 cluster.py (the private PostgreSQL, psql, pgbench), server.py (the server, its API, its CPU and
 RSS), wrk.py (a server round), ceiling.py (the pgbench scripts: the SQL the server sends),
-scale.py (the scale scenario) and report.py (the tables and the SVG); main() below runs them.
+scale.py (the scale scenario), lists.py (the list scenarios' project) and report.py (the tables and
+the SVG); main() below runs them. bench/pinned.py, a command of its own, runs list100 with
+PostgreSQL on a core of its own beside the shared layout.
 """
 
 import json
@@ -74,10 +76,11 @@ import claims
 import events
 import feed
 import json_in_database
+import lists
 from ceiling import ceiling_stats, write_scripts
 from cluster import Cluster, counter_drift
 from report import machine, print_report, svg, throughput_ratios
-from scale import STATUS_OF_G, run_scale, scale
+from scale import run_scale, scale
 from server import cpu_seconds, http, rss_kb, start_server, stop_server
 from settings import DURATION, HTTP_PORT, LOG_LEVEL, ONLY, RESULTS, ROUNDS
 from wrk import rows_as_expected, wrk
@@ -103,17 +106,8 @@ def main():
                  {"tasks": [{"title": "stored", "external_id": f"rerun:{chunk * 1000 + i + 1}"} for i in range(1000)]})
         # The hot-milestone case: every create of that scenario counts into this one milestone.
         hot = http("POST", f"/projects/{project}/milestones", key, {"name": "hot", "slug": "hot"})["id"]
-        # The list and summary case: a project holding 100 000 tasks, two thirds of them in five
-        # milestones, statuses spread (so that the summary has counts to add up).
-        list_project = http("POST", "/projects", key, {"name": "queue", "slug": "queue"})["id"]
-        queue_milestones = [http("POST", f"/projects/{list_project}/milestones", key,
-                                 {"name": f"queue {i}", "slug": f"queue-{i}"})["id"] for i in range(5)]
-        cluster.psql(f"INSERT INTO tasks (project_id, title, priority_score, external_id, status, completed_at, "
-                     f"milestone_id) SELECT {list_project}, 'queued ' || g, g % 1000, 'q:' || g, s.status, "
-                     "CASE WHEN s.status = 'done' THEN now() END, "
-                     f"CASE WHEN g % 3 > 0 THEN ('{{{','.join(map(str, queue_milestones))}}}'::bigint[])[1 + g % 5] END "
-                     f"FROM generate_series(1, 100000) g, LATERAL (SELECT {STATUS_OF_G} AS status) s")
-        cluster.psql("VACUUM ANALYZE")
+        # The list and summary case (bench/lists.py): a project holding 100 000 tasks.
+        list_project = lists.setup(http, key, cluster)
         # The conditional GET case: the list page's current tag (nothing writes to that project
         # from here on, so every If-None-Match below holds it).
         list_path = f"/projects/{list_project}/tasks?limit=100"

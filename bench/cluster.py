@@ -52,8 +52,9 @@ class Cluster:
                               "-d", db, "-Atc", sql], check=True, capture_output=True, text=True)
         return out.stdout.strip()
 
-    def pgbench(self, script, clients, variables):
-        """Runs pgbench for DURATION seconds; returns (tps, [latency_ms...])."""
+    def pgbench(self, script, clients, variables, cpus=None):
+        """Runs pgbench for DURATION seconds (on `cpus` only, a taskset list, when given); returns
+        (tps, [latency_ms...])."""
         logdir = tempfile.mkdtemp(prefix="pgbench-", dir="/tmp")
         os.chmod(logdir, 0o777)
         args = [f"{self.bin}/pgbench", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-n",
@@ -61,7 +62,8 @@ class Cluster:
                 "-f", script, "-l", "--log-prefix", os.path.join(logdir, "log")]
         for name, value in variables.items():
             args += ["-D", f"{name}={value}"]
-        out = subprocess.run(args + ["taskdash"], check=True, capture_output=True, text=True).stdout
+        pin = ["taskset", "-c", cpus] if cpus else []
+        out = subprocess.run(pin + args + ["taskdash"], check=True, capture_output=True, text=True).stdout
         tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
         latencies = []
         for path in glob.glob(os.path.join(logdir, "log*")):
@@ -69,6 +71,15 @@ class Cluster:
                 latencies += [int(line.split()[2]) / 1000 for line in f if line.strip()]
         shutil.rmtree(logdir)
         return tps, latencies
+
+    def pin(self, cpus):
+        """Moves PostgreSQL (the postmaster, so every backend it starts from now on, and every
+        process it runs now) onto `cpus`, a taskset list."""
+        with open(os.path.join(self.dir, "postmaster.pid")) as f:
+            postmaster = f.readline().strip()
+        children = subprocess.run(["pgrep", "-P", postmaster], capture_output=True, text=True).stdout.split()
+        for pid in [postmaster, *children]:
+            subprocess.run(["taskset", "-a", "-p", "-c", cpus, pid], check=True, capture_output=True)
 
     def quiesce(self):
         """Settles what the previous scenario left behind (dead rows, tables due for autovacuum,

@@ -10,9 +10,10 @@ from settings import BASE, DURATION, ROOT
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
 
 
-def wrk(mode, path, connections, env, threads=None):
+def wrk(mode, path, connections, env, threads=None, cpus=None):
+    """One server round; on `cpus` only (a taskset list) when given."""
     threads = threads or min(connections, 2)
-    args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{DURATION}s", "--latency",
+    args = (["taskset", "-c", cpus] if cpus else []) + ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{DURATION}s", "--latency",
             "-s", os.path.join(ROOT, "bench/load.lua"), BASE + path]
     env = {**env, "BENCH_MODE": mode}
     out = subprocess.run(args, check=True, capture_output=True, text=True, env={**os.environ, **env}).stdout
