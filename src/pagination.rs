@@ -91,7 +91,7 @@ impl<T: Serialize> PageWriter<T> {
     /// `item_size`: a guess of one item's JSON, to allocate the page once.
     pub fn new(limit: i64, item_size: usize, cursor_of: fn(&T) -> Cursor) -> Self {
         let limit = usize::try_from(limit).unwrap_or(0);
-        let mut json = Vec::with_capacity(32 + limit.min(1000) * item_size);
+        let mut json = Vec::with_capacity(32 + limit.min(MAX_LIMIT as usize) * item_size);
         json.extend_from_slice(br#"{"data":["#);
         Self {
             json,

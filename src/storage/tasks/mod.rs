@@ -19,7 +19,7 @@ pub use keyed::{KeyedCreate, create_keyed};
 pub use listing::{After, Page, TaskFilter, TaskOrder, list};
 pub use write::{Preconditions, Refusal, delete, update};
 
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgRow, PgTypeInfo};
 use sqlx::{Column as _, Postgres, Row, Type};
 
 use crate::domain::Task;
@@ -96,7 +96,10 @@ fn column_holds<T: Type<Postgres>>(
     index: usize,
     _field: fn(&Task) -> &T,
 ) -> sqlx::Result<()> {
-    let column = row.try_column(index)?.type_info();
+    holds::<T>(row.try_column(index)?.type_info(), index)
+}
+
+fn holds<T: Type<Postgres>>(column: &PgTypeInfo, index: usize) -> sqlx::Result<()> {
     if T::compatible(column) {
         return Ok(());
     }
@@ -136,4 +139,23 @@ async fn get_on(
     .try_map(|row| task_at(&row, 0))
     .fetch_optional(&mut *connection)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TaskStatus;
+
+    #[test]
+    fn a_column_of_another_type_than_the_field_is_refused_naming_both() {
+        assert!(holds::<i64>(&PgTypeInfo::with_name("int8"), 0).is_ok());
+        assert!(holds::<Option<String>>(&PgTypeInfo::with_name("text"), 5).is_ok());
+        assert!(holds::<TaskStatus>(&PgTypeInfo::with_name("text"), 6).is_ok());
+        let error = holds::<i64>(&PgTypeInfo::with_name("text"), 7).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "error occurred while decoding column 7: text cannot be read as INT8"
+        );
+        assert!(holds::<i32>(&PgTypeInfo::with_name("int8"), 0).is_err());
+    }
 }
