@@ -20,6 +20,11 @@ def as_postgres(cmd):
     return (["runuser", "-u", "postgres", "--"] + cmd) if os.geteuid() == 0 else cmd
 
 
+def pin(pid, cpus):
+    """Moves a process, all its threads, onto `cpus` (a taskset list)."""
+    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True, capture_output=True)
+
+
 class Cluster:
     """A private PostgreSQL with production durability (fsync, synchronous commit)."""
 
@@ -79,7 +84,7 @@ class Cluster:
             postmaster = f.readline().strip()
         children = subprocess.run(["pgrep", "-P", postmaster], capture_output=True, text=True).stdout.split()
         for pid in [postmaster, *children]:
-            subprocess.run(["taskset", "-a", "-p", "-c", cpus, pid], check=True, capture_output=True)
+            pin(pid, cpus)
 
     def quiesce(self):
         """Settles what the previous scenario left behind (dead rows, tables due for autovacuum,

@@ -20,7 +20,7 @@ import tempfile
 
 import lists
 from ceiling import ceiling_stats, write_scripts
-from cluster import Cluster
+from cluster import Cluster, pin
 from server import http, start_server, stop_server
 from settings import ROUNDS
 from wrk import wrk
@@ -51,9 +51,7 @@ def main():
                 for _ in range(ROUNDS):
                     # Backends started since the last round (pool growth) are moved too.
                     cluster.pin(database_cpus)
-                    os.sched_setaffinity(server.pid, parse(client_cpus))
-                    for thread in os.listdir(f"/proc/{server.pid}/task"):
-                        os.sched_setaffinity(int(thread), parse(client_cpus))
+                    pin(server.pid, client_cpus)
                     served = wrk("get", path, clients, {"TASKDASH_KEY": key}, cpus=client_cpus)
                     ceiling = ceiling_stats(*cluster.pgbench(scripts["list.sql"], clients, variables,
                                                              cpus=client_cpus))
@@ -68,12 +66,6 @@ def main():
         if server:
             stop_server(server)
         cluster.stop()
-
-
-def parse(cpus):
-    """A taskset list (`0`, `1-3`) as a set of CPU numbers."""
-    first, _, last = cpus.partition("-")
-    return set(range(int(first), int(last or first) + 1))
 
 
 if __name__ == "__main__":

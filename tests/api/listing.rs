@@ -283,25 +283,8 @@ async fn a_listed_task_carries_every_field_as_its_get_does_set_or_null() {
     let app = spawn_app().await;
     let project = app.create_project("p").await;
     let p = format!("/projects/{project}");
-    let milestone = body(
-        app.post(
-            &format!("{p}/milestones"),
-            &json!({"name": "m", "slug": "m"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await["id"]
-        .clone();
-    let run = body(
-        app.post(&format!("{p}/runs"), &json!({"workflow_type": "feature"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await["id"]
-        .clone();
+    let milestone = app.create_milestone(project, "m").await;
+    let run = app.create_run(project).await;
     let (_, parent) = app.create_task(project, json!({"title": "parent"})).await;
     let (_, done) = app
         .create_task(project, json!({"title": "done", "status": "done"}))

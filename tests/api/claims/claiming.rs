@@ -65,28 +65,8 @@ async fn a_claim_answers_with_the_task_etag_and_the_lease_asked_for() {
 async fn claims_filter_by_status_labels_milestone_and_run() {
     let app = spawn_app().await;
     let project = app.create_project("p").await;
-    let milestone = body(
-        app.post(
-            &format!("/projects/{project}/milestones"),
-            &json!({"name": "m", "slug": "m"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await["id"]
-        .clone();
-    let run = body(
-        app.post(
-            &format!("/projects/{project}/runs"),
-            &json!({"workflow_type": "wf"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await["id"]
-        .clone();
+    let milestone = app.create_milestone(project, "m").await;
+    let run = app.create_run(project).await;
     app.bulk(
         project,
         json!([

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use super::scalar;
-use crate::helpers::{body, serve_settings, spawn_app_with};
+use crate::helpers::{serve_settings, spawn_app_with};
 
 #[tokio::test]
 async fn creates_from_many_connections_spread_over_counter_stripes() {
@@ -14,18 +14,7 @@ async fn creates_from_many_connections_spread_over_counter_stripes() {
     settings.database.pool_size = 16;
     let app = spawn_app_with(settings).await;
     let project = app.create_project("p").await;
-    let milestone = body(
-        app.post(
-            &format!("/projects/{project}/milestones"),
-            &json!({"name": "v1", "slug": "v1"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap();
+    let milestone = app.create_milestone(project, "v1").await;
     let creates = (0..16).map(|i| {
         app.create_task(
             project,

@@ -123,12 +123,31 @@ impl TestApp {
 
     /// Creates a project and returns its id.
     pub async fn create_project(&self, slug: &str) -> i64 {
-        let response = self
-            .post("/projects", &json!({"name": slug, "slug": slug}))
-            .send()
+        self.created_id("/projects", &json!({"name": slug, "slug": slug}))
             .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+
+    /// Creates a milestone of the project and returns its id.
+    pub async fn create_milestone(&self, project_id: i64, slug: &str) -> i64 {
+        self.created_id(
+            &format!("/projects/{project_id}/milestones"),
+            &json!({"name": slug, "slug": slug}),
+        )
+        .await
+    }
+
+    /// Creates a run of the project and returns its id.
+    pub async fn create_run(&self, project_id: i64) -> i64 {
+        self.created_id(
+            &format!("/projects/{project_id}/runs"),
+            &json!({"workflow_type": "feature"}),
+        )
+        .await
+    }
+
+    async fn created_id(&self, path: &str, input: &Value) -> i64 {
+        let response = self.post(path, input).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "{path}");
         body(response).await["id"].as_i64().unwrap()
     }
 
