@@ -73,23 +73,30 @@ impl PageRequest {
     }
 }
 
+/// An item of a page that [`PageWriter`] writes.
+pub trait PageItem {
+    /// Appends the item's JSON.
+    fn write_json(&self, json: &mut Vec<u8>) -> std::io::Result<()>;
+    /// The cursor of the page that starts after this item.
+    fn cursor(&self) -> Cursor;
+}
+
 /// A page's JSON, `{"data":[…],"next_cursor":…}` (what a page struct of `data` and
 /// `next_cursor` serialises to), written item by item as the rows arrive, so that the answer is
 /// nearly written when the last row comes in. Takes up to `limit` items; one more tells that
 /// another page follows.
-pub struct PageWriter<T> {
+pub struct PageWriter {
     json: Vec<u8>,
     limit: usize,
     written: usize,
     more: bool,
     next: Option<Cursor>,
-    cursor_of: fn(&T) -> Cursor,
-    error: Option<serde_json::Error>,
+    error: Option<std::io::Error>,
 }
 
-impl<T: Serialize> PageWriter<T> {
+impl PageWriter {
     /// `item_size`: a guess of one item's JSON, to allocate the page once.
-    pub fn new(limit: i64, item_size: usize, cursor_of: fn(&T) -> Cursor) -> Self {
+    pub fn new(limit: i64, item_size: usize) -> Self {
         let limit = usize::try_from(limit).unwrap_or(0);
         let mut json = Vec::with_capacity(32 + limit.min(MAX_LIMIT as usize) * item_size);
         json.extend_from_slice(br#"{"data":["#);
@@ -99,12 +106,11 @@ impl<T: Serialize> PageWriter<T> {
             written: 0,
             more: false,
             next: None,
-            cursor_of,
             error: None,
         }
     }
 
-    pub fn push(&mut self, item: &T) {
+    pub fn push(&mut self, item: &impl PageItem) {
         if self.written == self.limit {
             self.more = true;
             return;
@@ -112,17 +118,17 @@ impl<T: Serialize> PageWriter<T> {
         if self.written > 0 {
             self.json.push(b',');
         }
-        if let Err(error) = serde_json::to_writer(&mut self.json, item) {
+        if let Err(error) = item.write_json(&mut self.json) {
             self.error.get_or_insert(error);
         }
         self.written += 1;
         if self.written == self.limit {
-            self.next = Some((self.cursor_of)(item));
+            self.next = Some(item.cursor());
         }
     }
 
     /// The page's JSON.
-    pub fn finish(mut self) -> Result<Vec<u8>, serde_json::Error> {
+    pub fn finish(mut self) -> std::io::Result<Vec<u8>> {
         if let Some(error) = self.error {
             return Err(error);
         }
@@ -175,8 +181,17 @@ mod tests {
         name: String,
     }
 
+    impl PageItem for Item {
+        fn write_json(&self, json: &mut Vec<u8>) -> std::io::Result<()> {
+            Ok(serde_json::to_writer(json, self)?)
+        }
+        fn cursor(&self) -> Cursor {
+            Cursor::Id { id: self.id }
+        }
+    }
+
     fn written(limit: i64, items: &[Item]) -> Vec<u8> {
-        let mut page = PageWriter::new(limit, 16, |item: &Item| Cursor::Id { id: item.id });
+        let mut page = PageWriter::new(limit, 16);
         for item in items {
             page.push(item);
         }

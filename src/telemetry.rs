@@ -103,9 +103,14 @@ pub async fn observe(
         tenant_id = tracing::field::Empty,
     );
     let method = req.method().to_string();
-    // The route pattern, not the path: ids would make every path a metric series of its own.
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let mut response = next.call(req).instrument(span.clone()).await?;
+    // The route pattern, not the path: ids would make every path a metric series of its own.
+    // Asked once routed, it is looked up by the resource matched; before, every pattern of
+    // the app was tried on the path again.
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     response.headers_mut().insert(REQUEST_ID, request_id);

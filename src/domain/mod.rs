@@ -16,6 +16,7 @@ mod run;
 mod run_event;
 mod task;
 mod task_update;
+mod task_view;
 mod text;
 pub mod timestamp;
 
@@ -33,6 +34,7 @@ pub use run::*;
 pub use run_event::*;
 pub use task::*;
 pub use task_update::*;
+pub use task_view::*;
 pub use text::*;
 
 use crate::error::{ApiError, FieldError};

@@ -25,8 +25,25 @@ pub fn serialize_option<S: Serializer>(
     }
 }
 
+/// Appends `at` as a JSON string, exactly as [`serialize`] writes it.
+pub fn write_json(at: &DateTime<Utc>, json: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut buffer = [0u8; 32];
+    match write(at, &mut buffer) {
+        // RFC 3339 needs no escaping.
+        Some(text) => {
+            json.push(b'"');
+            json.extend_from_slice(text.as_bytes());
+            json.push(b'"');
+            Ok(())
+        }
+        None => serde_json::to_writer(json, at).map_err(std::io::Error::from),
+    }
+}
+
 /// Writes `at` into `buffer`; `None` for years outside 0..=9999 (left to chrono).
 fn write<'b>(at: &DateTime<Utc>, buffer: &'b mut [u8; 32]) -> Option<&'b str> {
+    // The naive UTC time, read once (a `DateTime`'s own getters add its offset each time).
+    let at = at.naive_utc();
     let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
     let mut put = |start: usize, value: u32, digits: usize| {
         let mut value = value;

@@ -6,11 +6,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Tenant;
 use crate::domain::{
-    ExternalId, Label, PriorityScore, Task, TaskStatus, Validate, Validator, WorkerId, label_schema,
+    ExternalId, Label, PriorityScore, Task, TaskStatus, TaskView, Validate, Validator, WorkerId,
+    label_schema,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::IfNoneMatch;
-use crate::pagination::{Cursor, PageRequest, PageWriter, wrong_cursor};
+use crate::pagination::{Cursor, PageItem, PageRequest, PageWriter, wrong_cursor};
 use crate::pool::Pool;
 use crate::routes::conditional::{
     data_etag, not_modified, not_modified_project, tagged, tagged_bytes,
@@ -179,13 +180,19 @@ fn position(order: TaskOrder, cursor: &Cursor) -> Option<After> {
     })
 }
 
-/// The cursor that resumes after `task`, in any order.
-fn cursor_after(task: &Task) -> Cursor {
-    Cursor::Task {
-        p: task.priority_score,
-        c: task.created_at,
-        u: task.updated_at,
-        id: task.id,
+impl PageItem for TaskView<'_> {
+    fn write_json(&self, json: &mut Vec<u8>) -> std::io::Result<()> {
+        TaskView::write_json(self, json)
+    }
+
+    /// Resumes after this task in any order.
+    fn cursor(&self) -> Cursor {
+        Cursor::Task {
+            p: self.priority_score,
+            c: self.created_at,
+            u: self.updated_at,
+            id: self.id,
+        }
     }
 }
 
@@ -238,7 +245,7 @@ pub async fn list(
     {
         return Ok(response);
     }
-    let mut json = PageWriter::new(page.limit, TASK_JSON_SIZE, cursor_after);
+    let mut json = PageWriter::new(page.limit, TASK_JSON_SIZE);
     let version = storage::tasks::list(
         &pool,
         tenant.id,

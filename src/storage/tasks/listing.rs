@@ -5,7 +5,7 @@ use futures_util::TryStreamExt;
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::{PageReader, task_columns};
-use crate::domain::{ExternalId, Label, Task, TaskStatus, WorkerId};
+use crate::domain::{ExternalId, Label, TaskStatus, TaskView, WorkerId};
 use crate::pool::Pool;
 use crate::storage::DATA_VERSION;
 use conditions::{push_after, push_conditions, push_keyed, push_narrow};
@@ -113,7 +113,7 @@ pub async fn list(
         after,
         limit,
     }: Page,
-    mut each: impl FnMut(Task),
+    mut each: impl FnMut(TaskView<'_>),
 ) -> sqlx::Result<Option<i64>> {
     let order_by = match order {
         TaskOrder::Queue => " ORDER BY priority_score DESC, created_at ASC, id ASC",

@@ -5,6 +5,7 @@
 //! once.
 
 mod batch;
+mod binary;
 mod claims;
 mod creation;
 mod graph;
@@ -22,8 +23,9 @@ pub use write::{Preconditions, Refusal, delete, update};
 use sqlx::postgres::{PgRow, PgTypeInfo};
 use sqlx::{Column as _, Postgres, Row, Type};
 
-use crate::domain::Task;
+use crate::domain::{Task, TaskView};
 use crate::pool::{Connection, Pool};
+use binary::binary;
 
 /// The columns of [`Task`], as a literal for `concat!` (in the order [`task_at`] reads them,
 /// which is not the field order: `run_id` and the claim and dependency columns came later).
@@ -48,18 +50,19 @@ macro_rules! task_layout {
     };
 }
 
-/// A [`Task`] from the row's columns by position from `at`, each read with `$get`. By position,
-/// not by name: a name lookup per field and row cost a list a tenth of its CPU.
+/// A `$task` ([`Task`] or [`TaskView`]) from the row's columns by position from `at`, each
+/// read with `$get(row, index)`. By position, not by name: a name lookup per field and row cost
+/// a list a tenth of its CPU.
 macro_rules! task_from {
-    ($row:expr, $at:expr, $get:ident; $($field:ident $offset:literal),*) => {{
+    ($task:ident, $row:expr, $at:expr, $get:path; $($field:ident $offset:literal),*) => {{
         let (row, at): (&PgRow, usize) = ($row, $at);
-        Task { $($field: row.$get(at + $offset)?),* }
+        $task { $($field: $get(row, at + $offset)?),* }
     }};
 }
 
 /// Reads a task from [`task_columns!`] at column `at`, checking each value's type.
 fn task_at(row: &PgRow, at: usize) -> sqlx::Result<Task> {
-    Ok(task_layout!(task_from!(row, at, try_get)))
+    Ok(task_layout!(task_from!(Task, row, at, Row::try_get)))
 }
 
 /// Reads the tasks of a page's rows one by one, as they arrive, from column `at`. The column
@@ -71,8 +74,10 @@ struct PageReader {
 }
 
 impl PageReader {
-    /// The row's task; `None` for a row whose `id` is NULL (a project without matching tasks).
-    fn read(&mut self, row: &PgRow, at: usize) -> sqlx::Result<Option<Task>> {
+    /// The row's task, its strings borrowed from the row; `None` for a row whose `id` is NULL
+    /// (a project without matching tasks). The view's types decode the same columns as
+    /// [`Task`]'s, which the check holds the statement's columns to.
+    fn read<'r>(&mut self, row: &'r PgRow, at: usize) -> sqlx::Result<Option<TaskView<'r>>> {
         macro_rules! check_columns {
             ($row:expr, $at:expr; $($field:ident $offset:literal),*) => {
                 $(column_holds($row, $at + $offset, |task: &Task| &task.$field)?;)*
@@ -82,10 +87,10 @@ impl PageReader {
             task_layout!(check_columns!(row, at));
             self.columns_checked = true;
         }
-        if row.try_get_unchecked::<Option<i64>, _>(at)?.is_none() {
+        if binary::<Option<i64>>(row, at)?.is_none() {
             return Ok(None);
         }
-        Ok(Some(task_layout!(task_from!(row, at, try_get_unchecked))))
+        Ok(Some(task_layout!(task_from!(TaskView, row, at, binary))))
     }
 }
 
