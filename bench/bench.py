@@ -62,8 +62,9 @@ The pieces, beside the scenario modules above: settings.py (the knobs as read, p
 cluster.py (the private PostgreSQL, psql, pgbench), server.py (the server, its API, its CPU and
 RSS), wrk.py (a server round), ceiling.py (the pgbench scripts: the SQL the server sends),
 scale.py (the scale scenario), lists.py (the list scenarios' project) and report.py (the tables and
-the SVG); main() below runs them. bench/pinned.py, a command of its own, runs list100 with
-PostgreSQL on a core of its own beside the shared layout.
+the SVG); main() below runs them. Commands of their own: bench/pinned.py runs list100 with
+PostgreSQL on a core of its own beside the shared layout; bench/versus.py runs list100 on two
+builds of the server side by side.
 """
 
 import json

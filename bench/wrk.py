@@ -10,11 +10,11 @@ from settings import BASE, DURATION, ROOT
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
 
 
-def wrk(mode, path, connections, env, threads=None, cpus=None):
-    """One server round; on `cpus` only (a taskset list) when given."""
+def wrk(mode, path, connections, env, threads=None, cpus=None, base=BASE):
+    """One server round against the server at `base`; on `cpus` only (a taskset list) when given."""
     threads = threads or min(connections, 2)
     args = (["taskset", "-c", cpus] if cpus else []) + ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{DURATION}s", "--latency",
-            "-s", os.path.join(ROOT, "bench/load.lua"), BASE + path]
+            "-s", os.path.join(ROOT, "bench/load.lua"), base + path]
     env = {**env, "BENCH_MODE": mode}
     out = subprocess.run(args, check=True, capture_output=True, text=True, env={**os.environ, **env}).stdout
     percentile = {}
