@@ -71,17 +71,18 @@ def write_scripts(workdir):
         "FROM input i JOIN projects p ON p.id = :project AND p.tenant_id = :tenant "
         "ORDER BY i.external_id COLLATE \"C\" ON CONFLICT (project_id, external_id) DO NOTHING "
         f"RETURNING {TASK_COLUMNS}) SELECT i.ordinal, inserted.* FROM inserted JOIN input i USING (id);\n")
-    # storage::tasks::list without filters or cursor: the project's data version and the page
-    # in one statement (limit + 1 rows).
+    # storage::tasks::list without filters or cursor: the page (limit + 1 rows) and the
+    # project's data version in one statement, merged in the page's order.
     order = "ORDER BY priority_score DESC, created_at ASC, id ASC"
     # storage::DATA_VERSION: a project's data version, as a column over `projects`.
     version = ("COALESCE((SELECT sum(v.version) FROM project_versions v "
                "WHERE v.project_id = projects.id), 0)::bigint")
+    nulls = ", ".join(["NULL"] * len(TASK_COLUMNS.split(",")))
     listing = (
         f"WITH v AS MATERIALIZED (SELECT {version} AS version FROM projects WHERE id = :lproject "
-        "AND tenant_id = :tenant) SELECT v.version, t.* FROM v LEFT JOIN LATERAL "
-        f"(SELECT {TASK_COLUMNS} FROM tasks WHERE project_id = :lproject {order} LIMIT :limit) t ON true "
-        f"{order};\n")
+        f"AND tenant_id = :tenant) SELECT (SELECT version FROM v) AS version, t.* FROM (SELECT {TASK_COLUMNS} "
+        f"FROM tasks WHERE project_id = :lproject AND EXISTS (SELECT FROM v) {order} LIMIT :limit) "
+        f"t {order};\n")
     # storage::projects::data_version: all that a conditional GET with the current tag runs, and
     # what the milestone reads run first to know their tag.
     data_version = f"SELECT {version} FROM projects WHERE id = :lproject AND tenant_id = :tenant;\n"
@@ -116,8 +117,10 @@ def write_scripts(workdir):
         # come from generate_series. The INSERT, its ordering, conflict handling and RETURNING match.
         "bulk.sql": "\\set base random(1, 1000000000000)\n" + bulk,
         "list.sql": listing,
-        # The same page as JSON built by PostgreSQL (bench/json_in_database.py).
-        "list_json.sql": json_in_database.script(version, order),
+        # The page joined to its version, as the server sent it up to d247e4e, and the same
+        # page as JSON built by PostgreSQL (bench/json_in_database.py).
+        "list_joined.sql": json_in_database.script(version, order, "t.*"),
+        "list_json.sql": json_in_database.script(version, order, "row_to_json(t)::text"),
         "data_version.sql": data_version,
         # The summary reads the data version (for its ETag) in its own statement.
         "summary.sql": summary,

@@ -2,8 +2,10 @@
 the bytes through) instead of the server decoding rows and encoding JSON.
 
 This is a ceiling-only comparison, run with the list100 scenarios: pgbench alternates, at c1 and
-c16, the list statement the server sends (`list.sql`) with the same statement returning each
-task as `row_to_json` text in the API's field order (`list_json.sql`). The JSON statement's
+c16, the list statement in the form that can return JSON, the page joined to the project's
+version (`list_joined.sql`: the server's statement up to d247e4e; it now merges the two
+instead), with the same statement returning each task as `row_to_json` text in the API's field
+order (`list_json.sql`). The JSON statement's
 throughput bounds any pass-through server from above: if it is below what the server already
 answers with the plain statement, PostgreSQL-built JSON cannot make lists faster, and it moves
 that CPU onto the one database every replica shares. (It is a lower bound of the database's
@@ -18,10 +20,10 @@ API_COLUMNS = ("id, project_id, milestone_id, parent_task_id, run_id, title, des
                "claimed_by, claimed_at, claim_expires_at, depends_on, blocked_by")
 
 
-def script(version, order):
-    """ceiling.py's list statement, with each task as one JSON text column."""
+def script(version, order, task):
+    """The list page joined to its version, each task as `task` (`t.*`, or one JSON text column)."""
     return (f"WITH v AS MATERIALIZED (SELECT {version} AS version FROM projects WHERE id = :lproject "
-            "AND tenant_id = :tenant) SELECT v.version, row_to_json(t)::text FROM v LEFT JOIN LATERAL "
+            f"AND tenant_id = :tenant) SELECT v.version, {task} FROM v LEFT JOIN LATERAL "
             f"(SELECT {API_COLUMNS} FROM tasks WHERE project_id = :lproject {order} LIMIT :limit) t ON true "
             f"{order.replace('BY ', 'BY t.').replace(', ', ', t.')};\n")
 
@@ -32,7 +34,7 @@ def run(cluster, scripts, variables, rounds):
     for clients in (1, 16):
         plain, json = [], []
         for _ in range(rounds):
-            plain.append(cluster.pgbench(scripts["list.sql"], clients, variables)[0])
+            plain.append(cluster.pgbench(scripts["list_joined.sql"], clients, variables)[0])
             json.append(cluster.pgbench(scripts["list_json.sql"], clients, variables)[0])
         result[f"c{clients}"] = {"plain_tps": statistics.median(plain), "json_tps": statistics.median(json)}
     return result

@@ -6,7 +6,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::{PageReader, task_columns};
 use crate::domain::{ExternalId, Label, TaskStatus, TaskView, WorkerId};
-use crate::pool::Pool;
+use crate::pool::{Connection, Pool};
 use crate::storage::DATA_VERSION;
 use conditions::{push_after, push_conditions, push_keyed, push_narrow};
 
@@ -81,6 +81,24 @@ enum Narrow {
     Probed { walk_first: bool },
 }
 
+impl Narrow {
+    fn of(filter: &TaskFilter) -> Self {
+        if filter.parent_task_id.is_some()
+            || filter.run_id.is_some()
+            || filter.external_id.is_some()
+            || filter.claimed_by.is_some()
+        {
+            Narrow::Probed { walk_first: false }
+        } else if filter.label.is_some() || filter.external_id_prefix.is_some() {
+            Narrow::Probed { walk_first: true }
+        } else if filter.milestone_id.is_some() {
+            Narrow::Counted
+        } else {
+            Narrow::No
+        }
+    }
+}
+
 /// One page of a project's tasks (`limit + 1` rows, to tell whether another page follows), each
 /// handed to `each` as soon as its row arrives (so that the caller writes the answer while
 /// PostgreSQL still sends the rest). Returns the project's data version, read in the same
@@ -108,13 +126,64 @@ pub async fn list(
     tenant_id: i64,
     project_id: i64,
     filter: &TaskFilter,
+    page: Page,
+    mut each: impl FnMut(TaskView<'_>),
+) -> sqlx::Result<Option<i64>> {
+    let narrow = Narrow::of(filter);
+    let page_of = |streamed| statement(tenant_id, project_id, filter, page, &narrow, streamed);
+    // A narrow filter's statement is planned for its values every time (not kept prepared): a
+    // prepared statement switches to one generic plan after a few runs, and a plan made for a
+    // label common in one big project would then walk that label's entries for every project.
+    let persistent = matches!(narrow, Narrow::No);
+    let mut connection = pool.acquire().await?;
+    let version = read(&mut connection, page_of(true), persistent, &mut each).await?;
+    if version.is_some() || !matches!(narrow, Narrow::No) {
+        return Ok(version);
+    }
+    // No row: no project, or an empty page. The joined statement tells which, with the version
+    // read in the page's own snapshot (read apart, it could be newer than the empty page it
+    // would tag, and a later poll would be answered 304 over tasks the client never saw).
+    read(&mut connection, page_of(false), persistent, &mut each).await
+}
+
+/// Runs a page's statement, handing each task to `each`; the project's version, `None` when
+/// no row came.
+async fn read(
+    connection: &mut Connection,
+    mut query: QueryBuilder<Postgres>,
+    persistent: bool,
+    each: &mut impl FnMut(TaskView<'_>),
+) -> sqlx::Result<Option<i64>> {
+    let mut rows = query.build().persistent(persistent).fetch(&mut *connection);
+    let (mut version, mut reader) = (None, PageReader::default());
+    while let Some(row) = rows.try_next().await? {
+        if version.is_none() {
+            version = row.try_get(0)?;
+        }
+        if let Some(task) = reader.read(&row, 1)? {
+            each(task);
+        }
+    }
+    Ok(version)
+}
+
+/// The statement of a page and its project's version. Without narrow filters, `streamed`: each
+/// row carries the version, and rows leave PostgreSQL as the order's index yields them, so the
+/// server decodes while PostgreSQL still reads; no row for an empty page. Otherwise the page is
+/// joined to the version: one row of NULL task columns for an empty page, none without the
+/// project (the join's order is not the page's, so PostgreSQL sorts the page whole first).
+fn statement(
+    tenant_id: i64,
+    project_id: i64,
+    filter: &TaskFilter,
     Page {
         order,
         after,
         limit,
     }: Page,
-    mut each: impl FnMut(TaskView<'_>),
-) -> sqlx::Result<Option<i64>> {
+    narrow: &Narrow,
+    streamed: bool,
+) -> QueryBuilder<Postgres> {
     let order_by = match order {
         TaskOrder::Queue => " ORDER BY priority_score DESC, created_at ASC, id ASC",
         TaskOrder::CreatedAt { descending: false } => " ORDER BY created_at ASC, id ASC",
@@ -122,22 +191,7 @@ pub async fn list(
         TaskOrder::UpdatedAt { descending: false } => " ORDER BY updated_at ASC, id ASC",
         TaskOrder::UpdatedAt { descending: true } => " ORDER BY updated_at DESC, id DESC",
     };
-    let narrow = if filter.parent_task_id.is_some()
-        || filter.run_id.is_some()
-        || filter.external_id.is_some()
-        || filter.claimed_by.is_some()
-    {
-        Narrow::Probed { walk_first: false }
-    } else if filter.label.is_some() || filter.external_id_prefix.is_some() {
-        Narrow::Probed { walk_first: true }
-    } else if filter.milestone_id.is_some() {
-        Narrow::Counted
-    } else {
-        Narrow::No
-    };
     let page = limit + 1;
-    // The project (of this tenant) and its version, then its page, joined: no project, no row;
-    // a project without matching tasks, one row of NULL task columns.
     let mut query: QueryBuilder<Postgres> = QueryBuilder::new(format!(
         "WITH v AS MATERIALIZED (SELECT {DATA_VERSION} AS version FROM projects WHERE id = "
     ));
@@ -161,7 +215,21 @@ pub async fn list(
         query.push(" LIMIT ").push_bind(page).push(")");
     }
     if !matches!(narrow, Narrow::No) {
-        push_way(&mut query, &narrow, project_id, filter, order, after, page);
+        push_way(&mut query, narrow, project_id, filter, order, after, page);
+    }
+    if streamed && matches!(narrow, Narrow::No) {
+        query
+            .push(concat!(
+                " SELECT (SELECT version FROM v) AS version, t.* FROM (SELECT ",
+                task_columns!(),
+                " FROM tasks WHERE project_id = "
+            ))
+            .push_bind(project_id)
+            .push(" AND EXISTS (SELECT FROM v)");
+        push_conditions(&mut query, filter, order, after);
+        query.push(order_by).push(" LIMIT ").push_bind(page);
+        query.push(") t").push(order_by);
+        return query;
     }
     query.push(" SELECT v.version, t.* FROM v LEFT JOIN LATERAL (");
     if matches!(narrow, Narrow::No) {
@@ -220,22 +288,7 @@ pub async fn list(
             .push(")))");
     }
     query.push(") t ON true").push(order_by);
-    // A narrow filter's statement is planned for its values every time (not kept prepared): a
-    // prepared statement switches to one generic plan after a few runs, and a plan made for a
-    // label common in one big project would then walk that label's entries for every project.
-    let persistent = matches!(narrow, Narrow::No);
-    let mut connection = pool.acquire().await?;
-    let mut rows = query.build().persistent(persistent).fetch(&mut *connection);
-    let (mut version, mut reader) = (None, PageReader::default());
-    while let Some(row) = rows.try_next().await? {
-        if version.is_none() {
-            version = Some(row.try_get(0)?);
-        }
-        if let Some(task) = reader.read(&row, 1)? {
-            each(task);
-        }
-    }
-    Ok(version)
+    query
 }
 
 /// The `way` CTE: which branch of a narrow filter's statement runs (see [`list`]). One `CASE`,
