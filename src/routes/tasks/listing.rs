@@ -239,7 +239,8 @@ pub async fn list(
     };
     let project_id = path.project_id;
     // A client that holds a tag is answered from the version alone when it is current; the
-    // page itself reads the version in its own statement (one round trip without a tag).
+    // page itself reads the version in its own statement (one round trip without a tag,
+    // but for an empty page: see `storage::tasks::list`).
     if let Some(response) =
         not_modified_project(&pool, tenant.id, project_id, &req, &if_none_match).await?
     {
