@@ -214,25 +214,13 @@ fn statement(
         push_narrow(&mut query, filter);
         query.push(" LIMIT ").push_bind(page).push(")");
     }
-    if !matches!(narrow, Narrow::No) {
-        push_way(&mut query, narrow, project_id, filter, order, after, page);
-    }
-    if streamed && matches!(narrow, Narrow::No) {
-        query
-            .push(concat!(
-                " SELECT (SELECT version FROM v) AS version, t.* FROM (SELECT ",
-                task_columns!(),
-                " FROM tasks WHERE project_id = "
-            ))
-            .push_bind(project_id)
-            .push(" AND EXISTS (SELECT FROM v)");
-        push_conditions(&mut query, filter, order, after);
-        query.push(order_by).push(" LIMIT ").push_bind(page);
-        query.push(") t").push(order_by);
-        return query;
-    }
-    query.push(" SELECT v.version, t.* FROM v LEFT JOIN LATERAL (");
     if matches!(narrow, Narrow::No) {
+        // The page alone with the version in each row (streamed), or joined to it.
+        query.push(if streamed {
+            " SELECT (SELECT version FROM v) AS version, t.* FROM ("
+        } else {
+            " SELECT v.version, t.* FROM v LEFT JOIN LATERAL ("
+        });
         query
             .push(concat!(
                 "SELECT ",
@@ -240,53 +228,61 @@ fn statement(
                 " FROM tasks WHERE project_id = "
             ))
             .push_bind(project_id);
+        if streamed {
+            query.push(" AND EXISTS (SELECT FROM v)");
+        }
         push_conditions(&mut query, filter, order, after);
         query.push(order_by).push(" LIMIT ").push_bind(page);
-    } else {
-        // 1: the page found by the first walk.
-        if let Narrow::Probed { walk_first: true } = narrow {
-            query
-                .push(concat!(
-                    "(SELECT ",
-                    task_columns!(),
-                    " FROM tasks WHERE project_id = "
-                ))
-                .push_bind(project_id)
-                .push(" AND (SELECT n FROM way) = 1")
-                .push(" AND id = ANY(ARRAY(SELECT id FROM walked))) UNION ALL ");
-        }
-        // 2: few matches, fetched through the filter's index and sorted.
+        query
+            .push(if streamed { ") t" } else { ") t ON true" })
+            .push(order_by);
+        return query;
+    }
+    push_way(&mut query, narrow, project_id, filter, order, after, page);
+    query.push(" SELECT v.version, t.* FROM v LEFT JOIN LATERAL (");
+    // 1: the page found by the first walk.
+    if let Narrow::Probed { walk_first: true } = narrow {
         query
             .push(concat!(
-                "(SELECT * FROM (SELECT ",
-                task_columns!(),
-                " FROM tasks WHERE project_id = "
-            ))
-            .push_bind(project_id);
-        push_conditions(&mut query, filter, order, after);
-        query
-            .push(" OFFSET 0) f WHERE (SELECT n FROM way) = 2")
-            .push(order_by)
-            .push(" LIMIT ")
-            .push_bind(page);
-        // 3: the walk: ids in page order from the order's index, then their rows.
-        query
-            .push(concat!(
-                ") UNION ALL (SELECT ",
+                "(SELECT ",
                 task_columns!(),
                 " FROM tasks WHERE project_id = "
             ))
             .push_bind(project_id)
-            .push(" AND id = ANY(ARRAY(SELECT id FROM tasks WHERE project_id = ")
-            .push_bind(project_id);
-        push_conditions(&mut query, filter, order, after);
-        query
-            .push(" AND (SELECT n FROM way) = 3")
-            .push(order_by)
-            .push(" LIMIT ")
-            .push_bind(page)
-            .push(")))");
+            .push(" AND (SELECT n FROM way) = 1")
+            .push(" AND id = ANY(ARRAY(SELECT id FROM walked))) UNION ALL ");
     }
+    // 2: few matches, fetched through the filter's index and sorted.
+    query
+        .push(concat!(
+            "(SELECT * FROM (SELECT ",
+            task_columns!(),
+            " FROM tasks WHERE project_id = "
+        ))
+        .push_bind(project_id);
+    push_conditions(&mut query, filter, order, after);
+    query
+        .push(" OFFSET 0) f WHERE (SELECT n FROM way) = 2")
+        .push(order_by)
+        .push(" LIMIT ")
+        .push_bind(page);
+    // 3: the walk: ids in page order from the order's index, then their rows.
+    query
+        .push(concat!(
+            ") UNION ALL (SELECT ",
+            task_columns!(),
+            " FROM tasks WHERE project_id = "
+        ))
+        .push_bind(project_id)
+        .push(" AND id = ANY(ARRAY(SELECT id FROM tasks WHERE project_id = ")
+        .push_bind(project_id);
+    push_conditions(&mut query, filter, order, after);
+    query
+        .push(" AND (SELECT n FROM way) = 3")
+        .push(order_by)
+        .push(" LIMIT ")
+        .push_bind(page)
+        .push(")))");
     query.push(") t ON true").push(order_by);
     query
 }
