@@ -71,13 +71,12 @@ def write_scripts(workdir):
         "FROM input i JOIN projects p ON p.id = :project AND p.tenant_id = :tenant "
         "ORDER BY i.external_id COLLATE \"C\" ON CONFLICT (project_id, external_id) DO NOTHING "
         f"RETURNING {TASK_COLUMNS}) SELECT i.ordinal, inserted.* FROM inserted JOIN input i USING (id);\n")
-    # storage::tasks::list without filters or cursor: the page (limit + 1 rows) and the
-    # project's data version in one statement, merged in the page's order.
+    # storage::tasks::list without filters or cursor: the page (limit + 1 rows), each row
+    # carrying the project's data version (an InitPlan), so no sort of the whole page.
     order = "ORDER BY priority_score DESC, created_at ASC, id ASC"
     # storage::DATA_VERSION: a project's data version, as a column over `projects`.
     version = ("COALESCE((SELECT sum(v.version) FROM project_versions v "
                "WHERE v.project_id = projects.id), 0)::bigint")
-    nulls = ", ".join(["NULL"] * len(TASK_COLUMNS.split(",")))
     listing = (
         f"WITH v AS MATERIALIZED (SELECT {version} AS version FROM projects WHERE id = :lproject "
         f"AND tenant_id = :tenant) SELECT (SELECT version FROM v) AS version, t.* FROM (SELECT {TASK_COLUMNS} "
