@@ -42,6 +42,8 @@ Knobs (environment):
   BENCH_SECONDS          length of one round, server or ceiling (default 5)
   BENCH_ROUNDS           alternating rounds per scenario; the table shows the median (default 3)
   BENCH_LOG              the server's log level (default warn)
+  BENCH_POOL_SIZE        the server's --pool-size (default 2 x this machine's cores, the sizing
+                         docs/deployment.md gives: PostgreSQL runs here)
   BENCH_ONLY             comma-separated parts of scenario names (`create,list100 304`); picks
                          scenarios and writes partial.* instead of latest.*. The scale scenario
                          runs under BENCH_ONLY only when it names `scale`.

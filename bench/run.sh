@@ -5,6 +5,7 @@
 # see bench/events.py; then the scale scenario: each dashboard read on a 100-task and on a big project).
 # BENCH_SECONDS (default 5) and BENCH_ROUNDS (default 3) set the length and number of the
 # alternating rounds per scenario; BENCH_LOG (default warn) the server's log level;
+# BENCH_POOL_SIZE (default 2 x the cores, docs/deployment.md's sizing) the server's --pool-size;
 # BENCH_ONLY (comma-separated parts of scenario names, such as `create,list100 304`, or `scale`
 # for the scale scenario) picks scenarios and writes bench/results/partial.* instead of latest.*.
 # BENCH_SCALE_TASKS (default 1000000; 0 skips it) sizes the scale project; BENCH_SCALE_REQUESTS

@@ -9,7 +9,7 @@ import subprocess
 import time
 import urllib.request
 
-from settings import BASE, BINARY, HTTP_PORT, LOG_LEVEL, PG_PORT
+from settings import BASE, BINARY, HTTP_PORT, LOG_LEVEL, PG_PORT, POOL_SIZE
 
 
 def start_server(cluster, db, workdir):
@@ -20,7 +20,7 @@ def start_server(cluster, db, workdir):
     issued = json.loads(subprocess.run([BINARY, "tenant", "create", "bench", "--database-url", cluster.url(db)],
                                        check=True, capture_output=True, text=True).stdout)
     server = subprocess.Popen([BINARY, "--bind", f"127.0.0.1:{HTTP_PORT}", "--database-url", cluster.url(db),
-                               "--log", LOG_LEVEL, "--log-format", "json"], stdout=subprocess.DEVNULL,
+                               "--pool-size", str(POOL_SIZE), "--log", LOG_LEVEL, "--log-format", "json"], stdout=subprocess.DEVNULL,
                               stderr=open(os.path.join(workdir, f"server-{db}.log"), "w"))
     for _ in range(100):
         try:

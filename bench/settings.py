@@ -9,6 +9,9 @@ DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 # The server's log level: `warn` leaves out the one line per request that `info` (the default) writes.
 LOG_LEVEL = os.environ.get("BENCH_LOG", "warn")
+# Connections the server may open: docs/deployment.md's sizing, 2 x the cores of the machine
+# PostgreSQL runs on (this one). pgbench cannot pool: its ceiling runs one backend per client.
+POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", str(2 * os.cpu_count())))
 SCALE_TASKS = int(os.environ.get("BENCH_SCALE_TASKS", "1000000"))
 SCALE_REQUESTS = int(os.environ.get("BENCH_SCALE_REQUESTS", "200"))
 SCALE_READ_SECONDS = float(os.environ.get("BENCH_SCALE_READ_SECONDS", "10"))

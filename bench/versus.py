@@ -25,7 +25,7 @@ import lists
 from ceiling import ceiling_stats, write_scripts
 from cluster import Cluster
 from server import cpu_seconds, http, start_server, stop_server
-from settings import HTTP_PORT, LOG_LEVEL, ROUNDS
+from settings import HTTP_PORT, LOG_LEVEL, POOL_SIZE, ROUNDS
 from wrk import wrk
 
 BASELINE_BASE = f"http://127.0.0.1:{HTTP_PORT + 1}"
@@ -34,7 +34,7 @@ BASELINE_BASE = f"http://127.0.0.1:{HTTP_PORT + 1}"
 def start_baseline(binary, url, workdir):
     """The baseline binary on the database the current one serves (already migrated)."""
     server = subprocess.Popen([binary, "--bind", BASELINE_BASE.removeprefix("http://"), "--database-url", url,
-                               "--log", LOG_LEVEL], stdout=subprocess.DEVNULL,
+                               "--pool-size", str(POOL_SIZE), "--log", LOG_LEVEL], stdout=subprocess.DEVNULL,
                               stderr=open(os.path.join(workdir, "server-baseline.log"), "w"))
     for _ in range(100):
         try:
