@@ -86,8 +86,7 @@ pub async fn begin(connection: &mut Connection, tenant_id: i64, key: &str) -> sq
              SELECT pg_try_advisory_xact_lock($3, hashtext($1::text || ':' || $2)) AS held
          )
          SELECT lock.held, k.fingerprint, k.status, k.headers, k.body, k.task
-         FROM lock LEFT JOIN idempotency_keys k
-              ON lock.held AND k.tenant_id = $1 AND k.key = $2 AND k.expires_at > now()",
+         FROM lock LEFT JOIN idempotency_key($1, $2) k ON lock.held AND k.expires_at > now()",
     )
     .bind(tenant_id)
     .bind(key)

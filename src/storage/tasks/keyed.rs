@@ -52,7 +52,7 @@ pub async fn create_keyed(
              ), stored AS MATERIALIZED (
                  SELECT k.expires_at > now() AS live, k.fingerprint, k.status, k.headers, k.body,
                         k.task
-                 FROM lock JOIN idempotency_keys k ON lock.held AND k.tenant_id = $2 AND k.key = $13
+                 FROM lock CROSS JOIN idempotency_key($2, $13) k WHERE lock.held
              ), go AS MATERIALIZED (
                  SELECT FROM lock WHERE lock.held AND NOT EXISTS (SELECT FROM stored)
              ), inserted AS (

@@ -109,3 +109,41 @@ async fn browsers_may_send_an_idempotency_key() {
         .to_lowercase();
     assert!(allowed.contains("idempotency-key"), "{allowed}");
 }
+
+/// Every keyed request looks its key up through `idempotency_key(tenant, key)`. Inline, the
+/// lookup kept whatever plan its connection made first: a sequential scan, made while the table
+/// was nearly empty, read every key on every request once the table had grown.
+#[tokio::test]
+async fn a_key_is_looked_up_through_its_index_even_when_the_table_looked_empty_to_the_planner() {
+    let app = spawn_app().await;
+    let mut connection = app.pool.acquire().await.unwrap();
+    for statement in [
+        "ANALYZE idempotency_keys",
+        "BEGIN",
+        // The plan a connection keeps after five runs of a statement, made on the empty table.
+        "SET LOCAL plan_cache_mode = force_generic_plan",
+    ] {
+        sqlx::query(statement)
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+    }
+    for key in ["a", "b", "c"] {
+        let found: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT fingerprint FROM idempotency_key($1, $2)")
+                .bind(1_i64)
+                .bind(key)
+                .fetch_optional(&mut *connection)
+                .await
+                .unwrap();
+        assert_eq!(found, None);
+    }
+    let (sequential, indexed): (i64, i64) = sqlx::query_as(
+        "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables
+         WHERE relname = 'idempotency_keys'",
+    )
+    .fetch_one(&mut *connection)
+    .await
+    .unwrap();
+    assert_eq!((sequential, indexed), (0, 3));
+}
