@@ -22,6 +22,9 @@ bench/results/latest.json and a plot to bench/results/latest.svg. Run through be
 With the list100 scenarios, a ceiling-only comparison (bench/json_in_database.py): the list
 statement against the same statement with PostgreSQL building each task's JSON, the road issue 10
 suggested and this project measured and did not take; a table of its own, "json_in_database".
+With list100 c16, another (bench/pooled_ceiling.py): the list statement at 16 pgbench clients
+against the same at BENCH_POOL_SIZE clients, the concurrency the server's pool allows PostgreSQL;
+"pooled_ceiling" in the JSON.
 
 After the throughput scenarios every maintained count (task_counts) is compared with count(*)
 over the rows they wrote: any drift fails the run. Then the scale scenario, in a database of its
@@ -79,6 +82,7 @@ import claims
 import events
 import feed
 import json_in_database
+import pooled_ceiling
 import lists
 from ceiling import ceiling_stats, write_scripts
 from cluster import Cluster, counter_drift
@@ -188,9 +192,11 @@ def main():
             rows.append(row)
             print(f"{name}: ratios " + ", ".join(f"{r['ratio']:.2f}" for r in rounds), file=sys.stderr)
         peak_rss = rss_kb(server.pid, "VmHWM")
-        json_road = None
+        json_road = pooled = None
         if any(r["scenario"].startswith("list100 c") for r in rows):
             json_road = json_in_database.run(cluster, scripts, variables, ROUNDS)
+        if any(r["scenario"] == "list100 c16" for r in rows):
+            pooled = pooled_ceiling.run(cluster, scripts, variables, ROUNDS)
         drift = counter_drift(cluster, "taskdash")
         stop_server(server)
         server = None
@@ -215,6 +221,8 @@ def main():
         result["feed"] = fed
     if json_road:
         result["json_in_database"] = json_road
+    if pooled:
+        result["pooled_ceiling"] = pooled
     if scaled:
         result["scale"] = scaled
     os.makedirs(RESULTS, exist_ok=True)

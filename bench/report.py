@@ -1,11 +1,12 @@
 """What a bench run reports: the machine it ran on, the throughput ratios against their targets,
-the markdown tables (the feed's, the scale scenario's and json_in_database's from their modules)
-and the SVG plot of server ÷ ceiling."""
+the markdown tables (the feed's, the scale scenario's, json_in_database's and pooled_ceiling's
+from their modules) and the SVG plot of server ÷ ceiling."""
 
 import subprocess
 
 import feed
 import json_in_database
+import pooled_ceiling
 from scale import print_scale
 from settings import DURATION, LOG_LEVEL, ROUNDS
 
@@ -59,6 +60,8 @@ def print_report(result):
               f"the same for the ceilings: {t['ceiling_ratio']:.2f})")
     if json_road:
         json_in_database.print_table(json_road, rows)
+    if result.get("pooled_ceiling"):
+        pooled_ceiling.print_table(result["pooled_ceiling"], rows)
     print(f"Server RSS: {idle_rss / 1024:.1f} MB idle, {peak_rss / 1024:.1f} MB peak.")
     print(f"Maintained counts (task_counts) against count(*) after the throughput scenarios: "
           + ("exact." if drift == 0 else f"{drift} (project, milestone, status) keys DRIFTED."))
