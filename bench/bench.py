@@ -82,8 +82,8 @@ import claims
 import events
 import feed
 import json_in_database
-import pooled_ceiling
 import lists
+import pooled_ceiling
 from ceiling import ceiling_stats, write_scripts
 from cluster import Cluster, counter_drift
 from report import machine, print_report, svg, throughput_ratios
