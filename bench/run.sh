@@ -12,7 +12,7 @@
 # (default 200) and BENCH_SCALE_READ_SECONDS (default 10) bound the requests per read. Before the
 # scale scenario, the change feed's (bench/feed.py): `feed latency` and `feed idle RSS` (BENCH_ONLY
 # names; knobs BENCH_FEED_*, see bench/bench.py).
-# The whole run takes about 14 minutes on 2 cores.
+# The whole run takes about 18 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
