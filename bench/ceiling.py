@@ -71,7 +71,8 @@ def write_scripts(workdir):
         "ORDER BY i.external_id COLLATE \"C\" ON CONFLICT (project_id, external_id) DO NOTHING "
         f"RETURNING {TASK_COLUMNS}) SELECT i.ordinal, inserted.* FROM inserted JOIN input i USING (id);\n")
     # storage::tasks::list without filters or cursor: the page (limit + 1 rows), each row
-    # carrying the project's data version (an InitPlan), so no sort of the whole page.
+    # carrying the project's data version (an InitPlan), so no sort of the whole page; the rows
+    # come from a subquery bounded by storage::MAX_PAGE_ROWS (1001), so the plan is kept.
     order = "ORDER BY priority_score DESC, created_at ASC, id ASC"
     # storage::DATA_VERSION: a project's data version, as a column over `projects`.
     version = ("COALESCE((SELECT sum(v.version) FROM project_versions v "
@@ -79,8 +80,8 @@ def write_scripts(workdir):
     listing = (
         f"WITH v AS MATERIALIZED (SELECT {version} AS version FROM projects WHERE id = :lproject "
         f"AND tenant_id = :tenant) SELECT (SELECT version FROM v) AS version, t.* FROM (SELECT {TASK_COLUMNS} "
-        f"FROM tasks WHERE project_id = :lproject AND EXISTS (SELECT FROM v) {order} LIMIT :limit) "
-        f"t {order};\n")
+        f"FROM tasks WHERE project_id = :lproject AND EXISTS (SELECT FROM v) {order} LIMIT 1001) "
+        f"t {order} LIMIT :limit;\n")
     # storage::projects::data_version: all that a conditional GET with the current tag runs, and
     # what the milestone reads run first to know their tag.
     data_version = f"SELECT {version} FROM projects WHERE id = :lproject AND tenant_id = :tenant;\n"

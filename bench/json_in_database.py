@@ -21,10 +21,13 @@ API_COLUMNS = ("id, project_id, milestone_id, parent_task_id, run_id, title, des
 
 
 def script(version, order, task):
-    """The list page joined to its version, each task as `task` (`t.*`, or one JSON text column)."""
+    """The list page joined to its version, each task as `task` (`t.*`, or one JSON text column). The
+    page comes from a subquery bounded by a constant, as the server's pages do since storage::MAX_PAGE_ROWS,
+    so that PostgreSQL keeps each statement's plan instead of planning it at every call."""
     return (f"WITH v AS MATERIALIZED (SELECT {version} AS version FROM projects WHERE id = :lproject "
             f"AND tenant_id = :tenant) SELECT v.version, {task} FROM v LEFT JOIN LATERAL "
-            f"(SELECT {API_COLUMNS} FROM tasks WHERE project_id = :lproject {order} LIMIT :limit) t ON true "
+            f"(SELECT * FROM (SELECT {API_COLUMNS} FROM tasks WHERE project_id = :lproject {order} LIMIT 1001) t "
+            f"{order} LIMIT :limit) t ON true "
             f"{order.replace('BY ', 'BY t.').replace(', ', ', t.')};\n")
 
 

@@ -12,6 +12,8 @@ use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
+// A page and the row that tells whether another follows fit what a page's statement returns.
+const _: () = assert!(MAX_LIMIT < crate::storage::MAX_PAGE_ROWS);
 
 /// The position after which the next page starts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

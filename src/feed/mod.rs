@@ -37,6 +37,7 @@ const CHANNEL: &str = "taskdash_changes";
 const POLL: Duration = Duration::from_millis(250);
 /// Changes per read of the log.
 const BATCH: i64 = 1000;
+const _: () = assert!(BATCH <= crate::storage::MAX_PAGE_ROWS);
 /// Changes the broadcast buffer holds; a stream further behind is ended.
 const BUFFER: usize = 4096;
 

@@ -20,6 +20,7 @@ use crate::storage::changes::{self, Read, Scope};
 
 /// Changes per catch-up read.
 const CATCH_UP: i64 = 500;
+const _: () = assert!(CATCH_UP <= crate::storage::MAX_PAGE_ROWS);
 
 /// What a stream sends.
 pub enum FeedEvent {

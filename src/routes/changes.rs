@@ -14,6 +14,7 @@ use crate::storage::changes::{self, Read, Scope};
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
+const _: () = assert!(MAX_LIMIT <= crate::storage::MAX_PAGE_ROWS);
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

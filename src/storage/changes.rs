@@ -9,6 +9,7 @@ use sqlx::postgres::PgRow;
 
 use crate::domain::{Change, ChangeData, ChangeType, Position};
 use crate::pool::Pool;
+use crate::storage::MAX_PAGE_ROWS;
 
 /// Whose changes a read returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,9 +99,11 @@ pub async fn read(
                 c.xid::text::bigint, c.seq, c.tenant_id, c.project_id, c.type, c.resource_id, c.at,
                 c.data::text
          FROM cur LEFT JOIN LATERAL (
-             SELECT * FROM changes c
-             WHERE {condition} AND (c.xid, c.seq) > (cur.xid, cur.seq) AND c.xid < cur.horizon
-               AND cur.expired IS NOT TRUE AND cur.found
+             SELECT * FROM (
+                 SELECT * FROM changes c
+                 WHERE {condition} AND (c.xid, c.seq) > (cur.xid, cur.seq) AND c.xid < cur.horizon
+                   AND cur.expired IS NOT TRUE AND cur.found
+                 ORDER BY c.xid, c.seq LIMIT {MAX_PAGE_ROWS}) c
              ORDER BY c.xid, c.seq LIMIT $5) c ON true
          ORDER BY c.xid, c.seq"
     );

@@ -22,6 +22,24 @@ pub mod tenants;
 /// unaliased `projects`: the sum of its `project_versions` stripes, 0 before any write.
 const DATA_VERSION: &str = "COALESCE((SELECT sum(v.version) FROM project_versions v WHERE v.project_id = projects.id), 0)::bigint";
 
+/// The most rows a page's statement returns: the largest page (`limit` up to 1000) and one
+/// more, which tells whether another page follows. A statement that reads pages of a big table
+/// takes its rows from a subquery bounded by this constant and applies the page's own (bound)
+/// LIMIT outside it. Why: a generic plan estimates a bound LIMIT at a tenth of the rows, so
+/// against it the plan made for each call (which knows the limit) always looked far cheaper,
+/// and PostgreSQL planned the statement again at every call: half of what a page of tasks cost
+/// it. Under a constant bound the generic plan is estimated like the calls' own, and PostgreSQL
+/// keeps it after five calls.
+pub const MAX_PAGE_ROWS: i64 = 1001;
+
+/// [`MAX_PAGE_ROWS`] as a literal, for statements written with `concat!`.
+macro_rules! max_page_rows {
+    () => {
+        "1001"
+    };
+}
+use max_page_rows;
+
 /// A PATCH's nullable field as two bind parameters: whether to change it, and the new value
 /// (`None` clears it) — for `CASE WHEN $set THEN $value ELSE column END`.
 fn optional_change<T>(change: &Option<Option<T>>) -> (bool, Option<&T>) {
@@ -57,4 +75,12 @@ pub async fn project_exists_on(
         .bind(tenant_id)
         .fetch_one(&mut *connection)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_page_bound_literal_is_the_page_bound() {
+        assert_eq!(max_page_rows!(), super::MAX_PAGE_ROWS.to_string());
+    }
 }

@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{FromRow, Postgres, QueryBuilder, Row};
 
-use super::DATA_VERSION;
+use super::{DATA_VERSION, MAX_PAGE_ROWS};
 use crate::domain::{ExternalId, NewRun, Run, RunStatus, RunUpdate, ShortText};
 use crate::pool::{Connection, Pool};
 
@@ -164,7 +164,7 @@ pub async fn list(
         .push(" AND tenant_id = ")
         .push_bind(tenant_id)
         .push(format!(
-            ") SELECT v.data_version, r.* FROM v LEFT JOIN LATERAL (
+            ") SELECT v.data_version, r.* FROM v LEFT JOIN LATERAL (SELECT * FROM (
                  SELECT {COLUMNS} FROM runs WHERE project_id = "
         ))
         .push_bind(project_id);
@@ -199,8 +199,11 @@ pub async fn list(
     if let Some(before_id) = before_id {
         query.push(" AND id < ").push_bind(before_id);
     }
+    // Bounded by a constant inside, by the page outside: see `MAX_PAGE_ROWS`.
     query
-        .push(" ORDER BY id DESC LIMIT ")
+        .push(format_args!(
+            " ORDER BY id DESC LIMIT {MAX_PAGE_ROWS}) r ORDER BY id DESC LIMIT "
+        ))
         .push_bind(limit + 1)
         .push(") r ON true ORDER BY r.id DESC");
     let rows = query.build().fetch_all(&mut *pool.acquire().await?).await?;

@@ -21,6 +21,7 @@ mod helpers;
 mod idempotency;
 mod listing;
 mod operations;
+mod plans;
 mod preconditions;
 mod problems;
 mod projects;

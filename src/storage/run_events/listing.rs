@@ -5,6 +5,7 @@ use sqlx::Row;
 use super::event_at;
 use crate::domain::RunEvent;
 use crate::pool::Pool;
+use crate::storage::max_page_rows;
 
 /// Which events of a timeline to read.
 #[derive(Clone, Debug, Default)]
@@ -16,7 +17,8 @@ pub struct EventFilter {
 
 /// Up to `limit` events of the run after `after_sequence`, in sequence order (the primary key's
 /// order: the filters are checked on the way); `None` when the tenant has no such run. One
-/// static statement: every filter combination has the same best plan, that walk.
+/// static statement: every filter combination has the same best plan, that walk, which
+/// PostgreSQL keeps under the constant bound (see `MAX_PAGE_ROWS`).
 #[tracing::instrument(skip(pool, filter))]
 pub async fn list(
     pool: &Pool,
@@ -32,12 +34,16 @@ pub async fn list(
              WHERE r.project_id = $1 AND r.id = $3
          )
          SELECT e.* FROM run LEFT JOIN LATERAL (
-             SELECT ",
+             SELECT * FROM (
+                 SELECT ",
         event_columns!(),
         " FROM run_events
-             WHERE project_id = $1 AND run_id = $3 AND sequence > $4
-               AND ($5::text IS NULL OR event_type = $5) AND ($6::text IS NULL OR step_name = $6)
-             ORDER BY sequence LIMIT $7
+                 WHERE project_id = $1 AND run_id = $3 AND sequence > $4
+                   AND ($5::text IS NULL OR event_type = $5) AND ($6::text IS NULL OR step_name = $6)
+                 ORDER BY sequence LIMIT ",
+        max_page_rows!(),
+        "
+             ) e ORDER BY sequence LIMIT $7
          ) e ON true
          ORDER BY e.sequence"
     ))

@@ -7,7 +7,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use super::{PageReader, task_columns};
 use crate::domain::{ExternalId, Label, TaskStatus, TaskView, WorkerId};
 use crate::pool::{Connection, Pool};
-use crate::storage::DATA_VERSION;
+use crate::storage::{DATA_VERSION, MAX_PAGE_ROWS};
 use conditions::{push_after, push_conditions, push_keyed, push_narrow};
 
 mod conditions;
@@ -169,7 +169,8 @@ async fn read(
 
 /// The statement of a page and its project's version. Without narrow filters, `streamed`: each
 /// row carries the version, and rows leave PostgreSQL as the order's index yields them, so the
-/// server decodes while PostgreSQL still reads; no row for an empty page. Otherwise the page is
+/// server decodes while PostgreSQL still reads; no row for an empty page; and the plan is kept
+/// (see `MAX_PAGE_ROWS`). Otherwise the page is
 /// joined to the version: one row of NULL task columns for an empty page, none without the
 /// project (the join's order is not the page's, so PostgreSQL sorts the page whole first).
 fn statement(
@@ -232,10 +233,18 @@ fn statement(
             query.push(" AND EXISTS (SELECT FROM v)");
         }
         push_conditions(&mut query, filter, order, after);
-        query.push(order_by).push(" LIMIT ").push_bind(page);
-        query
-            .push(if streamed { ") t" } else { ") t ON true" })
-            .push(order_by);
+        if streamed {
+            // Bounded by a constant inside, by the page outside: see `MAX_PAGE_ROWS`.
+            query
+                .push(order_by)
+                .push(format_args!(" LIMIT {MAX_PAGE_ROWS}) t"))
+                .push(order_by)
+                .push(" LIMIT ")
+                .push_bind(page);
+        } else {
+            query.push(order_by).push(" LIMIT ").push_bind(page);
+            query.push(") t ON true").push(order_by);
+        }
         return query;
     }
     push_way(&mut query, narrow, project_id, filter, order, after, page);
