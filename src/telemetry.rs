@@ -68,10 +68,26 @@ pub fn metrics() -> &'static PrometheusHandle {
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         // Fails only if another recorder is installed, in which case ours simply stays unused.
-        let _ = metrics::set_global_recorder(recorder);
+        if metrics::set_global_recorder(recorder).is_ok() {
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_EVERY);
+                        upkeep.run_upkeep();
+                    }
+                })
+                .expect("a thread can be started at startup");
+        }
         handle
     })
 }
+
+/// How often the histograms' recorded samples are folded into their buckets. The recorder
+/// keeps every sample until then (two per request): left to scrapes alone, a replica nobody
+/// scrapes grew by 16 bytes a request (136 MB of RSS after a few million).
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A client's `X-Request-Id` is kept when it is short, printable ASCII; else we make one.
 fn request_id(req: &ServiceRequest) -> HeaderValue {
