@@ -170,9 +170,9 @@ async fn read(
 /// The statement of a page and its project's version. Without narrow filters, `streamed`: each
 /// row carries the version, and rows leave PostgreSQL as the order's index yields them, so the
 /// server decodes while PostgreSQL still reads; no row for an empty page; and the plan is kept
-/// (see `MAX_PAGE_ROWS`). Otherwise the page is
-/// joined to the version: one row of NULL task columns for an empty page, none without the
-/// project (the join's order is not the page's, so PostgreSQL sorts the page whole first).
+/// (see `MAX_PAGE_ROWS`). Otherwise the page is joined to the version: one row of NULL task
+/// columns for an empty page, none without the project (the join's order is not the page's, so
+/// PostgreSQL sorts the page whole first).
 fn statement(
     tenant_id: i64,
     project_id: i64,
