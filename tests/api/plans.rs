@@ -47,16 +47,19 @@ async fn big_project(app: &TestApp) -> (i64, i64, i64) {
          SELECT $1, 'bench' FROM generate_series(2, $3) g",
         "INSERT INTO run_events (project_id, run_id, sequence, event_id, event_type, ts)
          SELECT $1, $2, g, 'e' || g, 'step', now() FROM generate_series(1, $3) g",
-        "ANALYZE",
     ] {
-        let query = sqlx::query(statement);
-        let query = if statement == "ANALYZE" {
-            query
-        } else {
-            query.bind(project).bind(run).bind(ROWS)
-        };
-        query.execute(&mut *connection).await.unwrap();
+        sqlx::query(statement)
+            .bind(project)
+            .bind(run)
+            .bind(ROWS)
+            .execute(&mut *connection)
+            .await
+            .unwrap();
     }
+    sqlx::query("ANALYZE")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
     let tenant = sqlx::query_scalar("SELECT tenant_id FROM projects WHERE id = $1")
         .bind(project)
         .fetch_one(&mut *connection)
