@@ -23,10 +23,13 @@ def wrk(mode, path, connections, env, threads=None, cpus=None, base=BASE):
     if set(percentile) != {"50", "99"}:
         raise RuntimeError(f"wrk printed no p50 or p99 for {mode} c{connections}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    # wrk's "Latency avg stdev max +/-stdev" line: the slowest answered request.
+    slowest = re.search(r"^\s+Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s|m|h)\s", out, re.M)
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     result = {"throughput": rps, "p50_ms": percentile["50"], "p99_ms": percentile["99"], "requests": requests,
+              "max_ms": float(slowest.group(1)) * UNIT[slowest.group(2)],
               "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else None}
     if mode == "304":
         # wrk counts 3xx as success: load.lua counts the answers that were not 304 (a 200 means
