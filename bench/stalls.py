@@ -70,6 +70,7 @@ def traced_round(workdir, path, key, etag):
         sys.exit("perf record failed: bench/stalls.py needs perf and the right to trace the scheduler (root)")
     trace = subprocess.run(["perf", "script", "-i", data, "-F", "comm,tid,cpu,time,event,trace"],
                            check=True, capture_output=True, text=True).stdout
+    os.remove(data)  # a round's events are over 100 MB
     return result, longest_runnable_waits(trace)
 
 
