@@ -214,6 +214,11 @@ pub struct DatabaseSettings {
     /// Longest a single SQL statement may run before it is cancelled (answered 503).
     #[arg(long, env = "TASKDASH_STATEMENT_TIMEOUT_SECS", default_value_t = 10)]
     pub statement_timeout_secs: u64,
+
+    /// A statement that takes longer, from sending it to its last row, is logged at `warn`
+    /// with its SQL and how long it took; 0 logs every statement.
+    #[arg(long, env = "TASKDASH_SLOW_STATEMENT_MS", default_value_t = 1000)]
+    pub slow_statement_ms: u64,
 }
 
 impl ServeSettings {

@@ -45,7 +45,10 @@ impl Database {
         let connect_options = connect_options
             .application_name("taskdash")
             .log_statements(tracing::log::LevelFilter::Trace)
-            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+            .log_slow_statements(
+                tracing::log::LevelFilter::Warn,
+                Duration::from_millis(settings.slow_statement_ms),
+            );
         create_database_if_missing(&connect_options).await?;
         Ok(Self {
             connect_options,

@@ -246,6 +246,43 @@ async fn tenant_delete_needs_confirmation_then_removes_the_tenant_and_everything
     assert_eq!(body(response).await["slug"], "mine");
 }
 
+#[tokio::test]
+async fn statements_over_the_slow_statement_threshold_are_logged_with_their_sql() {
+    let app = spawn_app().await;
+    let list = |threshold: &'static str| {
+        let app = &app;
+        async move {
+            let args = ["key", "list", "--tenant", "tenant-a", "--json"];
+            let output = taskdash(
+                app,
+                &[&args[..], &["--slow-statement-ms", threshold]].concat(),
+            )
+            .await;
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stderr).into_owned()
+        }
+    };
+    let every = list("0").await;
+    let slow: Vec<Value> = every
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["target"] == "sqlx::query" && line["level"] == "WARN")
+        .collect();
+    assert!(
+        slow.iter().any(|line| line["fields"]["db.statement"]
+            .as_str()
+            .unwrap_or("")
+            .contains("api_keys")),
+        "no warning named the key list's statement: {every}"
+    );
+    let quiet = list("60000").await;
+    assert!(!quiet.contains("sqlx::query"), "{quiet}");
+}
+
 /// Another handle on the same server and database.
 fn spawned_like(app: &TestApp) -> TestApp {
     TestApp {
