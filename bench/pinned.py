@@ -16,12 +16,10 @@ Knobs: BENCH_SECONDS and BENCH_ROUNDS as in bench.py. Needs at least 2 CPUs.
 
 import os
 import sys
-import tempfile
 
 import lists
 from ceiling import ceiling_stats, write_scripts
-from cluster import Cluster, pin
-from server import http, start_server, stop_server
+from cluster import pin
 from settings import ROUNDS
 from wrk import wrk
 
@@ -32,15 +30,10 @@ def main():
         sys.exit("bench/pinned.py needs at least 2 CPUs")
     everything = f"0-{cpus - 1}"
     layouts = {"shared": (everything, everything), "pinned": ("0", f"1-{cpus - 1}")}
-    workdir = tempfile.mkdtemp(prefix="taskdash-pinned-", dir="/tmp")
-    os.chmod(workdir, 0o755)
-    cluster = Cluster(workdir)
-    server = None
-    try:
-        server, key, tenant = start_server(cluster, "taskdash", workdir)
-        project = lists.setup(http, key, cluster)
-        scripts = write_scripts(workdir)
-        variables = {"project": project, "tenant": tenant, "lproject": project, "limit": 101}
+    with lists.served("taskdash-pinned-") as bench:
+        cluster, key, project = bench.cluster, bench.key, bench.project
+        scripts = write_scripts(bench.workdir)
+        variables = {"project": project, "tenant": bench.tenant, "lproject": project, "limit": 101}
         path = f"/projects/{project}/tasks?limit=100"
         print("| layout | clients | server req/s | ceiling tx/s | ratio | server p50 ms | ceiling p50 ms "
               "| p50 ratio | rounds' ratios |")
@@ -51,7 +44,7 @@ def main():
                 for _ in range(ROUNDS):
                     # Backends started since the last round (pool growth) are moved too.
                     cluster.pin(database_cpus)
-                    pin(server.pid, client_cpus)
+                    pin(bench.server.pid, client_cpus)
                     served = wrk("get", path, clients, {"TASKDASH_KEY": key}, cpus=client_cpus)
                     ceiling = ceiling_stats(*cluster.pgbench(scripts["list.sql"], clients, variables,
                                                              cpus=client_cpus))
@@ -62,10 +55,6 @@ def main():
                       f"| {served['p50_ms'] / ceiling['p50_ms']:.2f} "
                       f"| {', '.join(f'{r[0]:.2f}' for r in rounds)} |", flush=True)
         cluster.pin(everything)
-    finally:
-        if server:
-            stop_server(server)
-        cluster.stop()
 
 
 if __name__ == "__main__":

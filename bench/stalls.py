@@ -18,12 +18,10 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from collections import defaultdict
 
 import lists
-from cluster import Cluster
-from server import http, start_server, stop_server
+from server import http
 from settings import DURATION
 from wrk import wrk
 
@@ -75,21 +73,15 @@ def traced_round(workdir, path, key, etag):
 
 
 def main():
-    workdir = tempfile.mkdtemp(prefix="taskdash-stalls-", dir="/tmp")
-    os.chmod(workdir, 0o755)
-    cluster = Cluster(workdir)
-    server = None
-    try:
-        server, key, _ = start_server(cluster, "taskdash", workdir)
-        project = lists.setup(http, key, cluster)
-        path = f"/projects/{project}/tasks?limit=100"
-        etag = http("GET", path, key, headers=True)[1]["ETag"]
+    with lists.served("taskdash-stalls-") as bench:
+        path = f"/projects/{bench.project}/tasks?limit=100"
+        etag = http("GET", path, bench.key, headers=True)[1]["ETag"]
         print("| round | req/s | p99 ms | slowest request ms | wrk timeouts (> 2 s) | a PostgreSQL process's longest "
               "runnable wait ms | any thread's longest runnable wait ms | that thread |")
         print("|---|---|---|---|---|---|---|---|")
         slow = defaultdict(int)
         for number in range(1, ROUNDS + 1):
-            result, ((waited, thread), backend) = traced_round(workdir, path, key, etag)
+            result, ((waited, thread), backend) = traced_round(bench.workdir, path, bench.key, etag)
             timeouts = re.search(r"timeout (\d+)", result["socket_errors"] or "")
             timeouts = int(timeouts.group(1)) if timeouts else 0
             print(f"| {number} | {result['throughput']:.0f} | {result['p99_ms']:.2f} | {result['max_ms']:.2f} "
@@ -101,10 +93,6 @@ def main():
         print(f"\nRounds with a request over {SLOW_MS} ms: {slow['requests']} of {ROUNDS}; of those, with a "
               f"PostgreSQL process left runnable over {SLOW_MS} ms: {slow['both']}. Rounds with such a wait: "
               f"{slow['waits']}.")
-    finally:
-        if server:
-            stop_server(server)
-        cluster.stop()
 
 
 if __name__ == "__main__":

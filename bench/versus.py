@@ -17,14 +17,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 import lists
 from ceiling import ceiling_stats, write_scripts
-from cluster import Cluster
-from server import cpu_seconds, http, start_server, stop_server
+from server import cpu_seconds
 from settings import HTTP_PORT, LOG_LEVEL, POOL_SIZE, ROUNDS
 from wrk import wrk
 
@@ -57,48 +55,45 @@ def served(server, base, path, clients, key):
 def main():
     if len(sys.argv) != 2 or not os.access(sys.argv[1], os.X_OK):
         sys.exit(__doc__)
-    workdir = tempfile.mkdtemp(prefix="taskdash-versus-", dir="/tmp")
-    os.chmod(workdir, 0o755)
-    cluster = Cluster(workdir)
-    current = baseline = None
-    try:
-        current, key, tenant = start_server(cluster, "taskdash", workdir)
-        baseline = start_baseline(sys.argv[1], cluster.url("taskdash"), workdir)
-        project = lists.setup(http, key, cluster)
-        scripts = write_scripts(workdir)
-        variables = {"project": project, "tenant": tenant, "lproject": project, "limit": 101}
-        path = f"/projects/{project}/tasks?limit=100"
-        builds = {"baseline": (baseline, BASELINE_BASE), "current": (current, None)}
-        print("| clients | build | req/s | ratio to ceiling | p50 ms | p50 ratio | server CPU µs/req "
-              "| current ÷ baseline (req/s, CPU) |")
-        print("|---|---|---|---|---|---|---|---|")
-        for clients in (1, 16):
-            rounds = {name: [] for name in builds}
-            for round in range(ROUNDS):
-                ceiling = ceiling_stats(*cluster.pgbench(scripts["list.sql"], clients, variables))
-                # Each build goes first in every other round.
-                order = list(builds.items()) if round % 2 == 0 else list(builds.items())[::-1]
-                for name, (server, base) in order:
-                    result = served(server, base or f"http://127.0.0.1:{HTTP_PORT}", path, clients, key)
-                    result["ratio"] = result["throughput"] / ceiling["throughput"]
-                    result["p50_ratio"] = result["p50_ms"] / ceiling["p50_ms"]
-                    rounds[name].append(result)
-            median = {name: {field: statistics.median(r[field] for r in results)
-                             for field in ("throughput", "ratio", "p50_ms", "p50_ratio", "cpu_us")}
-                      for name, results in rounds.items()}
-            for name, m in median.items():
-                versus = ""
-                if name == "current":
-                    b = median["baseline"]
-                    versus = f"{m['throughput'] / b['throughput']:.2f}, {m['cpu_us'] / b['cpu_us']:.2f}"
-                print(f"| {clients} | {name} | {m['throughput']:.0f} | {m['ratio']:.2f} | {m['p50_ms']:.2f} "
-                      f"| {m['p50_ratio']:.2f} | {m['cpu_us']:.0f} | {versus} |", flush=True)
-    finally:
-        if baseline:
+    with lists.served("taskdash-versus-") as bench:
+        baseline = start_baseline(sys.argv[1], bench.cluster.url("taskdash"), bench.workdir)
+        try:
+            compare(bench, baseline)
+        finally:
             baseline.kill()
-        if current:
-            stop_server(current)
-        cluster.stop()
+
+
+def compare(bench, baseline):
+    """The rounds and the table: both builds alternating with the ceiling."""
+    cluster, key, project = bench.cluster, bench.key, bench.project
+    scripts = write_scripts(bench.workdir)
+    variables = {"project": project, "tenant": bench.tenant, "lproject": project, "limit": 101}
+    path = f"/projects/{project}/tasks?limit=100"
+    builds = {"baseline": (baseline, BASELINE_BASE), "current": (bench.server, None)}
+    print("| clients | build | req/s | ratio to ceiling | p50 ms | p50 ratio | server CPU µs/req "
+          "| current ÷ baseline (req/s, CPU) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for clients in (1, 16):
+        rounds = {name: [] for name in builds}
+        for round in range(ROUNDS):
+            ceiling = ceiling_stats(*cluster.pgbench(scripts["list.sql"], clients, variables))
+            # Each build goes first in every other round.
+            order = list(builds.items()) if round % 2 == 0 else list(builds.items())[::-1]
+            for name, (server, base) in order:
+                result = served(server, base or f"http://127.0.0.1:{HTTP_PORT}", path, clients, key)
+                result["ratio"] = result["throughput"] / ceiling["throughput"]
+                result["p50_ratio"] = result["p50_ms"] / ceiling["p50_ms"]
+                rounds[name].append(result)
+        median = {name: {field: statistics.median(r[field] for r in results)
+                         for field in ("throughput", "ratio", "p50_ms", "p50_ratio", "cpu_us")}
+                  for name, results in rounds.items()}
+        for name, m in median.items():
+            versus = ""
+            if name == "current":
+                b = median["baseline"]
+                versus = f"{m['throughput'] / b['throughput']:.2f}, {m['cpu_us'] / b['cpu_us']:.2f}"
+            print(f"| {clients} | {name} | {m['throughput']:.0f} | {m['ratio']:.2f} | {m['p50_ms']:.2f} "
+                  f"| {m['p50_ratio']:.2f} | {m['cpu_us']:.0f} | {versus} |", flush=True)
 
 
 if __name__ == "__main__":
