@@ -249,38 +249,33 @@ async fn tenant_delete_needs_confirmation_then_removes_the_tenant_and_everything
 #[tokio::test]
 async fn statements_over_the_slow_statement_threshold_are_logged_with_their_sql() {
     let app = spawn_app().await;
-    let list = |threshold: &'static str| {
-        let app = &app;
-        async move {
-            let args = ["key", "list", "--tenant", "tenant-a", "--json"];
-            let output = taskdash(
-                app,
-                &[&args[..], &["--slow-statement-ms", threshold]].concat(),
-            )
-            .await;
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            String::from_utf8_lossy(&output.stderr).into_owned()
-        }
-    };
-    let every = list("0").await;
-    let slow: Vec<Value> = every
+    let every = key_list_log(&app, "0").await;
+    let warned_of_the_key_list = every
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["target"] == "sqlx::query" && line["level"] == "WARN")
-        .collect();
-    assert!(
-        slow.iter().any(|line| line["fields"]["db.statement"]
-            .as_str()
-            .unwrap_or("")
-            .contains("api_keys")),
-        "no warning named the key list's statement: {every}"
-    );
-    let quiet = list("60000").await;
+        .any(|line| {
+            line["target"] == "sqlx::query"
+                && line["level"] == "WARN"
+                && line["fields"]["db.statement"]
+                    .as_str()
+                    .is_some_and(|sql| sql.contains("api_keys"))
+        });
+    assert!(warned_of_the_key_list, "{every}");
+    let quiet = key_list_log(&app, "60000").await;
     assert!(!quiet.contains("sqlx::query"), "{quiet}");
+}
+
+/// What `taskdash key list` logged with this `--slow-statement-ms`.
+async fn key_list_log(app: &TestApp, threshold: &str) -> String {
+    let args = ["key", "list", "--tenant", "tenant-a"];
+    let output = taskdash(
+        app,
+        &[&args[..], &["--slow-statement-ms", threshold]].concat(),
+    )
+    .await;
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{log}");
+    log
 }
 
 /// Another handle on the same server and database.
