@@ -35,7 +35,7 @@ SWITCHED_IN = re.compile(r"==> next_comm=(.+?) next_pid=(\d+) ")
 def longest_runnable_waits(trace):
     """The longest wake-up-to-run waits in a `perf script` of sched_wakeup and sched_switch
     events, in milliseconds: (of any thread, and which; of a PostgreSQL process)."""
-    woken_at, any_thread, backend = {}, (0.0, None), 0.0
+    woken_at, any_thread, postgres = {}, (0.0, None), 0.0
     for line in trace.splitlines():
         event = EVENT.match(line)
         if not event:
@@ -46,15 +46,15 @@ def longest_runnable_waits(trace):
             if woken:
                 woken_at.setdefault(woken.group(2), float(at))
             continue
-        switched_in = SWITCHED_IN.search(rest + " ")
+        switched_in = SWITCHED_IN.search(rest)
         if switched_in and switched_in.group(2) in woken_at:
             comm, tid = switched_in.groups()
             waited = (float(at) - woken_at.pop(tid)) * 1000
             if waited > any_thread[0]:
                 any_thread = (waited, f"{comm} ({tid})")
             if comm == "postgres":
-                backend = max(backend, waited)
-    return any_thread, backend
+                postgres = max(postgres, waited)
+    return any_thread, postgres
 
 
 def traced_round(workdir, path, key, etag):
@@ -81,15 +81,15 @@ def main():
         print("|---|---|---|---|---|---|---|---|")
         slow = defaultdict(int)
         for number in range(1, ROUNDS + 1):
-            result, ((waited, thread), backend) = traced_round(bench.workdir, path, bench.key, etag)
+            result, ((waited, thread), postgres) = traced_round(bench.workdir, path, bench.key, etag)
             timeouts = re.search(r"timeout (\d+)", result["socket_errors"] or "")
             timeouts = int(timeouts.group(1)) if timeouts else 0
             print(f"| {number} | {result['throughput']:.0f} | {result['p99_ms']:.2f} | {result['max_ms']:.2f} "
-                  f"| {timeouts} | {backend:.1f} | {waited:.1f} | {thread} |", flush=True)
+                  f"| {timeouts} | {postgres:.1f} | {waited:.1f} | {thread} |", flush=True)
             slow_request = result["max_ms"] > SLOW_MS or timeouts > 0
             slow["requests"] += slow_request
-            slow["both"] += slow_request and backend > SLOW_MS
-            slow["waits"] += backend > SLOW_MS
+            slow["both"] += slow_request and postgres > SLOW_MS
+            slow["waits"] += postgres > SLOW_MS
         print(f"\nRounds with a request over {SLOW_MS} ms: {slow['requests']} of {ROUNDS}; of those, with a "
               f"PostgreSQL process left runnable over {SLOW_MS} ms: {slow['both']}. Rounds with such a wait: "
               f"{slow['waits']}.")
