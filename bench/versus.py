@@ -44,7 +44,7 @@ def start_baseline(binary, url, workdir):
     sys.exit(f"the baseline {binary} did not become ready (see {workdir}/server-baseline.log)")
 
 
-def served(server, base, path, clients, key):
+def measured_round(server, base, path, clients, key):
     """One wrk round and the server's CPU per request in it."""
     before = cpu_seconds(server.pid)
     result = wrk("get", path, clients, {"TASKDASH_KEY": key}, base=base)
@@ -80,7 +80,7 @@ def compare(bench, baseline):
             # Each build goes first in every other round.
             order = list(builds.items()) if round % 2 == 0 else list(builds.items())[::-1]
             for name, (server, base) in order:
-                result = served(server, base or f"http://127.0.0.1:{HTTP_PORT}", path, clients, key)
+                result = measured_round(server, base or f"http://127.0.0.1:{HTTP_PORT}", path, clients, key)
                 result["ratio"] = result["throughput"] / ceiling["throughput"]
                 result["p50_ratio"] = result["p50_ms"] / ceiling["p50_ms"]
                 rounds[name].append(result)
